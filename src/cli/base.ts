@@ -1,0 +1,81 @@
+import '../polyfill.js'
+import { Command, Flags, Interfaces } from '@oclif/core'
+import chalk from 'chalk'
+import { ExitCode, UserError } from '../errors.js'
+
+if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/**
+ * Every kairosctl command extends this: a --json flag, one-line errors with
+ * meaningful exit codes, and progress output that only appears on a TTY.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    json: Flags.boolean({ description: 'Print machine-readable JSON on stdout', default: false }),
+  }
+
+  protected flags!: BaseFlags<T>
+  protected args!: BaseArgs<T>
+
+  override async init(): Promise<void> {
+    await super.init()
+    try {
+      const { flags, args } = await this.parse({
+        flags: this.ctor.flags,
+        baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+        args: this.ctor.args,
+        strict: this.ctor.strict,
+      })
+      this.flags = flags as BaseFlags<T>
+      this.args = args as BaseArgs<T>
+    } catch (err) {
+      // oclif parse errors are multi-line with a help suggestion; keep one line.
+      const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
+      throw new UserError(message, { exitCode: ExitCode.Usage, hint: `see 'kairosctl ${this.id?.replace(/:/g, ' ') ?? ''} --help'` })
+    }
+  }
+
+  /** Print a value as JSON (for --json). */
+  protected printJson(value: unknown): void {
+    process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n')
+  }
+
+  /** A transient status line on stderr, shown only on an interactive terminal and never with --json. */
+  protected progress(text: string): void {
+    if (!process.stderr.isTTY || this.flags?.json) return
+    process.stderr.write(`\r\x1b[2K${chalk.dim(text)}`)
+  }
+
+  protected clearProgress(): void {
+    if (!process.stderr.isTTY || this.flags?.json) return
+    process.stderr.write('\r\x1b[2K')
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
+    this.clearProgress()
+    if (err.oclif?.exit === 0) return // help / version
+    const debug = process.env.KAIROSCTL_DEBUG
+    let line: string
+    let code: number
+    if (err instanceof UserError) {
+      line = err.line()
+      code = err.exitCode
+    } else if (err.oclif?.exit !== undefined) {
+      line = err.message.split('\n')[0]
+      code = err.oclif.exit === 1 ? ExitCode.Usage : err.oclif.exit
+    } else {
+      line = `internal error: ${err.message} (set KAIROSCTL_DEBUG=1 for details)`
+      code = ExitCode.Failure
+    }
+    if (this.flags?.json) {
+      process.stdout.write(JSON.stringify({ error: line, exitCode: code }) + '\n')
+    }
+    process.stderr.write(`${chalk.red('error')}: ${line}\n`)
+    if (debug && err.stack) process.stderr.write(err.stack + '\n')
+    process.exitCode = code
+    this.exit(code)
+  }
+}
