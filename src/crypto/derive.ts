@@ -1,0 +1,43 @@
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import type { NetworkToken } from '../token/token.js'
+import { md5hex, totp, unixNow } from './otp.js'
+
+/**
+ * The values every EdgeVPN peer derives from the token and the clock. The
+ * topic and the seal key rotate together on multiples of otp.crypto.interval;
+ * the DHT rendezvous on multiples of otp.dht.interval.
+ */
+
+/** The gossipsub topic: MD5 hex of the OTP keyed by `room`, with the crypto interval and length. */
+export function gossipTopic(token: NetworkToken, now: Date = new Date()): string {
+  return md5hex(totp(token.room, token.otp.crypto.interval, token.otp.crypto.length, unixNow(now)))
+}
+
+/** The AES-256-GCM key (as 32 hex characters) for sealing gossip payloads. */
+export function sealKey(token: NetworkToken, now: Date = new Date()): string {
+  const c = token.otp.crypto
+  return md5hex(totp(c.key, c.interval, c.length, unixNow(now)))
+}
+
+/** The DHT rendezvous string: OTP-derived, or the static `rendezvous` when otp.dht.key is empty. */
+export function rendezvous(token: NetworkToken, now: Date = new Date()): string {
+  const d = token.otp.dht
+  if (d.key === '') return token.rendezvous
+  return md5hex(totp(d.key, d.interval, d.length === 0 ? 12 : d.length, unixNow(now)))
+}
+
+/** The provider-record key for a rendezvous string: CIDv1, raw codec, sha2-256 of the UTF-8 text. */
+export async function rendezvousCid(value: string): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(value)))
+}
+
+/** When a value rotating every `interval` seconds changes next, or null if never (within Date's range). */
+export function nextRotation(interval: bigint, now: Date = new Date()): Date | null {
+  if (interval <= 0n) return null
+  const t = unixNow(now)
+  const next = (t / interval + 1n) * interval
+  if (next > 8_640_000_000_000n) return null
+  return new Date(Number(next) * 1000)
+}

@@ -1,0 +1,186 @@
+import { randomInt } from 'node:crypto'
+import { parseDocument } from 'yaml'
+import { ExitCode, UserError } from '../errors.js'
+
+/** One OTP block of a network token (`otp.dht` or `otp.crypto`). */
+export interface OtpConfig {
+  /** Rotation step in seconds; kairosctl tokens use MaxInt64 (never rotates). */
+  interval: bigint
+  key: string
+  /** Output length of the OTP text (0 means 6, or 12 for the DHT). */
+  length: number
+}
+
+/** An EdgeVPN network token, decoded. */
+export interface NetworkToken {
+  otp: { dht: OtpConfig; crypto: OtpConfig }
+  room: string
+  rendezvous: string
+  mdns: string
+  maxMessageSize: number
+  /** The token's base64 text as given (or as generated). */
+  base64: string
+}
+
+export const MAX_INT64 = 9223372036854775807n
+export const DEFAULT_KEY_LENGTH = 43
+export const DEFAULT_MAX_MESSAGE_SIZE = 20 << 20
+/** EdgeVPN always writes 43 as the OTP length, whatever the key length. */
+const OTP_LENGTH = 43
+const MAX_OTP_LENGTH = 44
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890'
+
+export class TokenError extends UserError {
+  constructor(problem: string) {
+    super(`invalid network token: ${problem}`, {
+      exitCode: ExitCode.Usage,
+      hint: "pass the base64 token printed by 'kairosctl generate-token' (or the p2p.network_token of the cluster's cloud-config)",
+    })
+    this.name = 'TokenError'
+  }
+}
+
+function randomString(length: number): string {
+  let out = ''
+  for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)]
+  return out
+}
+
+export interface GenerateOptions {
+  /** OTP rotation interval in seconds (default MaxInt64: never rotates, like the Go kairosctl). */
+  interval?: bigint
+  /** Length of each random key (default 43). */
+  keyLength?: number
+  /** Gossip max message size in bytes (default 20 MiB). */
+  maxMessageSize?: number
+}
+
+/**
+ * A new network token with the same shape as EdgeVPN's GenerateNewConnectionData,
+ * but with keys drawn from a CSPRNG (crypto.randomInt is uniform over the alphabet).
+ */
+export function generateToken(opts: GenerateOptions = {}): NetworkToken {
+  const interval = opts.interval ?? MAX_INT64
+  const keyLength = opts.keyLength ?? DEFAULT_KEY_LENGTH
+  const maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+  if (interval <= 0n || interval > MAX_INT64) throw new RangeError('interval must be between 1 and 9223372036854775807 seconds')
+  if (!Number.isInteger(keyLength) || keyLength < 1 || keyLength > 4096) throw new RangeError('key length must be between 1 and 4096')
+  if (!Number.isSafeInteger(maxMessageSize) || maxMessageSize < 1) throw new RangeError('max message size must be a positive integer')
+  const token: Omit<NetworkToken, 'base64'> = {
+    otp: {
+      dht: { interval, key: randomString(keyLength), length: OTP_LENGTH },
+      crypto: { interval, key: randomString(keyLength), length: OTP_LENGTH },
+    },
+    room: randomString(keyLength),
+    rendezvous: randomString(keyLength),
+    mdns: randomString(keyLength),
+    maxMessageSize,
+  }
+  return { ...token, base64: Buffer.from(tokenYaml(token), 'utf8').toString('base64') }
+}
+
+// Words YAML 1.1 (Go's yaml.v2) would read as something other than a string.
+const YAML11_SPECIAL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/
+
+function yamlScalar(s: string): string {
+  if (s !== '' && /^[A-Za-z0-9]+$/.test(s) && !/^[0-9]/.test(s) && !YAML11_SPECIAL.test(s)) return s
+  return JSON.stringify(s)
+}
+
+/** The token's YAML in the layout Go's yaml.v2 writes (struct field order, 2-space indent). */
+export function tokenYaml(t: Omit<NetworkToken, 'base64'>): string {
+  const otp = (o: OtpConfig) =>
+    `    interval: ${o.interval}\n    key: ${yamlScalar(o.key)}\n    length: ${o.length}\n`
+  return (
+    `otp:\n  dht:\n${otp(t.otp.dht)}  crypto:\n${otp(t.otp.crypto)}` +
+    `room: ${yamlScalar(t.room)}\nrendezvous: ${yamlScalar(t.rendezvous)}\nmdns: ${yamlScalar(t.mdns)}\n` +
+    `max_message_size: ${t.maxMessageSize}\n`
+  )
+}
+
+/**
+ * Decodes and validates a base64 network token. Rejects everything that would
+ * make a Go EdgeVPN node misbehave (panic on a zero interval or an OTP length
+ * over 44, reject every message with a zero size limit, ...).
+ */
+export function parseToken(input: string): NetworkToken {
+  const text = input.trim().replace(/[\r\n]/g, '')
+  if (text === '') throw new TokenError('the token is empty')
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
+    if (/[-_]/.test(text) && !/[+/]/.test(text)) throw new TokenError('it uses the URL-safe base64 alphabet; EdgeVPN tokens use standard base64')
+    throw new TokenError('it is not valid base64')
+  }
+  const yamlText = Buffer.from(text, 'base64').toString('utf8')
+  return parseTokenYaml(yamlText, text)
+}
+
+/** Validates a token given as its YAML text (as `edgevpn -g` prints it). */
+export function parseTokenYaml(yamlText: string, base64?: string): NetworkToken {
+  const doc = parseDocument(yamlText, { intAsBigInt: true, version: '1.1', uniqueKeys: true })
+  if (doc.errors.length > 0) throw new TokenError(`its content is not YAML (${doc.errors[0].message.split('\n')[0]})`)
+  const root = doc.toJS({ maxAliasCount: 0 }) as unknown
+  if (!isRecord(root)) throw new TokenError('its content is not a YAML mapping')
+  const otp = field(root, 'otp', isRecord, 'a mapping')
+  const token: Omit<NetworkToken, 'base64'> = {
+    otp: { dht: otpBlock(otp, 'dht'), crypto: otpBlock(otp, 'crypto') },
+    room: stringField(root, 'room'),
+    rendezvous: stringField(root, 'rendezvous', true),
+    mdns: stringField(root, 'mdns'),
+    maxMessageSize: Number(intField(root, 'max_message_size', 1n, 2n ** 31n - 1n)),
+  }
+  if (token.otp.dht.key === '' && token.rendezvous === '') {
+    throw new TokenError('it has neither otp.dht.key nor rendezvous, so peers cannot meet on the DHT')
+  }
+  if (token.otp.crypto.key === '') throw new TokenError('otp.crypto.key is empty')
+  return { ...token, base64: base64 ?? Buffer.from(yamlText, 'utf8').toString('base64') }
+}
+
+function otpBlock(otp: Record<string, unknown>, name: 'dht' | 'crypto'): OtpConfig {
+  const block = field(otp, name, isRecord, 'a mapping', `otp.${name}`)
+  const path = `otp.${name}`
+  const key = stringField(block, 'key', name === 'dht', path)
+  // An empty DHT key means "static rendezvous": its interval and length are then unused.
+  const needed = name === 'crypto' || key !== ''
+  const interval = needed ? intField(block, 'interval', 1n, MAX_INT64, path) : (optionalInt(block, 'interval', path) ?? 0n)
+  const length = Number(needed ? intField(block, 'length', 0n, BigInt(MAX_OTP_LENGTH), path) : (optionalInt(block, 'length', path) ?? 0n))
+  return { interval, key, length }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map)
+}
+
+function field<T>(obj: Record<string, unknown>, name: string, check: (v: unknown) => v is T, what: string, path = name): T {
+  const v = obj[name]
+  if (v === undefined || v === null) throw new TokenError(`${path} is missing`)
+  if (!check(v)) throw new TokenError(`${path} must be ${what}`)
+  return v
+}
+
+function stringField(obj: Record<string, unknown>, name: string, mayBeEmpty = false, parent?: string): string {
+  const path = parent ? `${parent}.${name}` : name
+  const v = obj[name]
+  if (v === undefined || v === null) {
+    if (mayBeEmpty) return ''
+    throw new TokenError(`${path} is missing`)
+  }
+  if (typeof v !== 'string') throw new TokenError(`${path} must be a string`)
+  if (v === '' && !mayBeEmpty) throw new TokenError(`${path} is empty`)
+  return v
+}
+
+function optionalInt(obj: Record<string, unknown>, name: string, parent: string): bigint | undefined {
+  const v = obj[name]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'bigint') throw new TokenError(`${parent}.${name} must be an integer`)
+  return v
+}
+
+function intField(obj: Record<string, unknown>, name: string, min: bigint, max: bigint, parent?: string): bigint {
+  const path = parent ? `${parent}.${name}` : name
+  const v = obj[name]
+  if (v === undefined || v === null) throw new TokenError(`${path} is missing`)
+  if (typeof v !== 'bigint') throw new TokenError(`${path} must be an integer`)
+  if (v < min || v > max) throw new TokenError(`${path} is ${v}, outside the range EdgeVPN accepts (${min}..${max})`)
+  return v
+}
