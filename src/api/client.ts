@@ -1,0 +1,122 @@
+import http from 'node:http'
+import { ExitCode, UserError } from '../errors.js'
+
+/**
+ * A client for the EdgeVPN HTTP API (Go `edgevpn api`, a Kairos node's
+ * socket, or our own bridge). Accepts `http://host:port`, a bare
+ * `host:port` (as the bridge's --api flag is written) or `unix:///path`.
+ */
+export class ApiClient {
+  private readonly socketPath?: string
+  private readonly base: URL
+
+  constructor(readonly address: string) {
+    const text = address.trim()
+    if (text.startsWith('unix://')) {
+      this.socketPath = text.slice('unix://'.length)
+      if (!this.socketPath) throw new UserError(`invalid API address ${address}`, { exitCode: ExitCode.Usage, hint: 'use unix:///path/to/socket' })
+      this.base = new URL('http://unix')
+      return
+    }
+    try {
+      this.base = new URL(/^[a-z]+:\/\//i.test(text) ? text : `http://${text}`)
+    } catch {
+      throw new UserError(`invalid API address ${address}`, { exitCode: ExitCode.Usage, hint: 'use http://HOST:PORT or unix:///path' })
+    }
+    if (this.base.protocol !== 'http:') {
+      throw new UserError(`unsupported API address ${address}`, { exitCode: ExitCode.Usage, hint: 'use http://HOST:PORT or unix:///path' })
+    }
+  }
+
+  /** GET the JSON at a path (`/api/...`). */
+  async get<T>(path: string, timeoutMs = 10_000): Promise<T> {
+    return JSON.parse(await this.request('GET', path, timeoutMs)) as T
+  }
+
+  async put(path: string, timeoutMs = 10_000): Promise<unknown> {
+    return JSON.parse(await this.request('PUT', path, timeoutMs))
+  }
+
+  async delete(path: string, timeoutMs = 10_000): Promise<unknown> {
+    return JSON.parse(await this.request('DELETE', path, timeoutMs))
+  }
+
+  async post(path: string, body: unknown, timeoutMs = 10_000): Promise<unknown> {
+    return JSON.parse(await this.request('POST', path, timeoutMs, JSON.stringify(body)))
+  }
+
+  // --- ledger ---------------------------------------------------------------
+
+  /** Every live key: bucket → key → Data text (the JSON text stored for the key). */
+  ledger(): Promise<Record<string, Record<string, string>>> {
+    return this.get<Record<string, Record<string, string>> | null>('/api/ledger').then((v) => v ?? {})
+  }
+
+  /** A key's Data text, or undefined when the key is missing (the API answers ""). */
+  async ledgerKey(bucket: string, key: string): Promise<string | undefined> {
+    const v = await this.get<string>(`/api/ledger/${seg(bucket)}/${seg(key)}`)
+    return v === '' ? undefined : v
+  }
+
+  /**
+   * Stores `value` as EdgeVPN's API does: the path segment becomes a JSON
+   * string in the ledger. The segment is sent as is (EdgeVPN's Go client does
+   * not percent-encode it), so it must be URL-safe.
+   */
+  async ledgerPut(bucket: string, key: string, value: string): Promise<void> {
+    if (!/^[A-Za-z0-9._~=+:@!$&'()*,;-]*$/.test(value) || value === '') {
+      throw new UserError('the value cannot be sent through the EdgeVPN API as a path segment', {
+        exitCode: ExitCode.Usage,
+        hint: 'use URL-safe characters only, or join the network with --network-token instead of --api',
+      })
+    }
+    await this.put(`/api/ledger/${seg(bucket)}/${seg(key)}/${value}`)
+  }
+
+  async ledgerDelete(bucket: string, key?: string): Promise<void> {
+    await this.delete(key === undefined ? `/api/ledger/${seg(bucket)}` : `/api/ledger/${seg(bucket)}/${seg(key)}`)
+  }
+
+  private request(method: string, path: string, timeoutMs: number, body?: string): Promise<string> {
+    const url = new URL(path, this.base)
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          method,
+          socketPath: this.socketPath,
+          host: this.socketPath ? undefined : url.hostname,
+          port: this.socketPath ? undefined : url.port || 80,
+          path: url.pathname + url.search,
+          headers: body ? { 'content-type': 'application/json' } : undefined,
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8')
+            if ((res.statusCode ?? 500) >= 400) {
+              reject(new UserError(`the API at ${this.address} answered ${res.statusCode} to ${method} ${path}`, { hint: text.trim().slice(0, 200) }))
+            } else resolve(text)
+          })
+        },
+      )
+      req.on('timeout', () => req.destroy(new Error('timed out')))
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const hint =
+          err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+            ? 'is the node or `kairosctl bridge` running? (or use --network-token to join the network directly)'
+            : err.code === 'EACCES'
+              ? 'permission denied on the socket: try sudo'
+              : undefined
+        reject(new UserError(`cannot reach the EdgeVPN API at ${this.address}: ${err.code ?? err.message}`, { hint }))
+      })
+      if (body) req.write(body)
+      req.end()
+    })
+  }
+}
+
+function seg(s: string): string {
+  return encodeURIComponent(s)
+}
