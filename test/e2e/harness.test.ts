@@ -6,6 +6,7 @@
  *   node --import tsx --test test/e2e/harness.test.ts      (as root for the namespace tests)
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   apiGet,
@@ -158,6 +159,13 @@ describe('Go reference peers in network namespaces', () => {
     }
     const sleeper = net.spawn(net.nodes[1].ns, 'sleep', ['600']);
     assert.ok(sleeper.pid);
+    // A Go node that is never stopped explicitly dies with its namespace.
+    let orphan: GoPeer | undefined;
+    if (goPeerBinary(CURRENT)) {
+      const token = generateGoToken({ version: CURRENT });
+      orphan = await startGoPeer({ version: CURRENT, token, netns: net.nodes[2].ns });
+      assert.ok(existsSync(orphan.workDir));
+    }
     await net.teardown();
     await net.teardown();
     assert.deepEqual(
@@ -166,6 +174,13 @@ describe('Go reference peers in network namespaces', () => {
       'namespaces must be gone after teardown',
     );
     await waitUntil(() => processGone(sleeper.pid), { timeoutMs: 5_000, what: 'the sleep process to die' });
+    if (orphan) {
+      const peer = orphan;
+      await waitUntil(() => processGone(peer.pid) && !existsSync(peer.workDir), {
+        timeoutMs: 5_000,
+        what: 'the orphaned Go node and its temporary directory to disappear',
+      });
+    }
   });
 
   test(`two ${CURRENT} nodes find each other with mDNS and share a ledger`, async (t) => {

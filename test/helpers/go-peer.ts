@@ -195,6 +195,8 @@ export interface GoPeer {
   listenAddrs: string[];
   /** Listen multiaddrs with `/p2p/<peerId>`, ready for bootstrapPeers or dialling. */
   p2pAddrs: string[];
+  /** The node's temporary HOME (privkey, API socket); removed when the process ends. */
+  workDir: string;
   /** Full argument vector used (binary first). */
   argv: string[];
   /** Milliseconds from spawn to a verified API answer. */
@@ -214,20 +216,23 @@ export interface GoPeer {
 }
 
 const MAX_LOG_CHARS = 8 << 20;
-const livePeers = new Set<ChildProcess>();
+/** Running Go processes and their temporary directories. */
+const livePeers = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   const killAll = () => {
-    for (const child of livePeers) {
-      if (child.pid === undefined) continue;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
+    for (const [child, dir] of livePeers) {
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
+      rmSync(dir, { recursive: true, force: true });
     }
   };
   process.once('exit', killAll);
@@ -352,7 +357,7 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
   installExitHook();
   const started = performance.now();
   const child = spawn(command, commandArgs, { env, cwd: workDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  livePeers.add(child);
+  livePeers.set(child, workDir);
   let buffer = '';
   const append = (chunk: Buffer) => {
     buffer += chunk.toString('utf8');
@@ -364,7 +369,12 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
   child.once('error', (err) => {
     spawnError = err;
   });
-  child.once('exit', () => livePeers.delete(child));
+  // However the process ends (stop(), a namespace teardown, a crash), its
+  // temporary home and API socket go with it.
+  child.once('exit', () => {
+    livePeers.delete(child);
+    rmSync(workDir, { recursive: true, force: true });
+  });
   // A forgotten stop() must not keep the test process alive; the exit hook kills it.
   child.unref();
   (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
@@ -409,6 +419,7 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
       api,
       listenAddrs,
       p2pAddrs: listenAddrs.map((a) => `${a}/p2p/${ready.peerId}`),
+      workDir,
       argv: redactedArgv,
       startupMs,
       pid: child.pid,
