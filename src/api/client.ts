@@ -117,6 +117,13 @@ export class ApiClient {
   }
 }
 
+/** EdgeVPN's API takes path segments literally, so only URL-safe names can travel through it. */
 function seg(s: string): string {
-  return encodeURIComponent(s)
+  if (!/^[A-Za-z0-9._~=+:@!$&'()*,;-]+$/.test(s)) {
+    throw new UserError(`"${s}" cannot be sent through the EdgeVPN API as a path segment`, {
+      exitCode: ExitCode.Usage,
+      hint: 'use --network-token to reach the ledger directly',
+    })
+  }
+  return s
 }
