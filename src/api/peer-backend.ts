@@ -1,0 +1,52 @@
+import { encodeBlock } from '../ledger/block.js'
+import type { EdgePeer } from '../peer/peer.js'
+import type { ApiBackend } from './server.js'
+
+/**
+ * Serves the API from a running peer. Writes behave like EdgeVPN's Persist:
+ * applied at once, then re-applied and re-announced every 2 s for 20 s in
+ * case a newer block from the network replaced them meanwhile.
+ */
+export function peerBackend(peer: EdgePeer, persistForMs = 20_000): ApiBackend {
+  const keepAnnouncing = (apply: () => void, applied: () => boolean): void => {
+    apply()
+    void peer.announce()
+    const started = Date.now()
+    const timer = setInterval(() => {
+      if (Date.now() - started > persistForMs) return clearInterval(timer)
+      if (!applied()) apply()
+      void peer.announce()
+    }, 2000)
+    timer.unref()
+  }
+  const goJson = (v: unknown): string => JSON.stringify(v)
+  return {
+    nodeId: () => peer.id,
+    data: () => peer.ledger.currentData(),
+    lastBlockJson: () => encodeBlock(peer.ledger.lastBlock(), { legacy: false }),
+    index: () => peer.ledger.lastBlock().index,
+    topicPeers: () => peer.topicPeers(),
+    knownPeers: () => peer.knownPeers(),
+    isConnected: (id) => peer.isConnected(id),
+    persist: (bucket, key, value) =>
+      keepAnnouncing(
+        () => peer.ledger.put(bucket, key, value),
+        () => peer.ledger.getKey(bucket, key) === goJson(value),
+      ),
+    persistJson: (bucket, key, value) =>
+      keepAnnouncing(
+        () => peer.ledger.put(bucket, key, value),
+        () => peer.ledger.getKey(bucket, key) !== undefined,
+      ),
+    deleteKey: (bucket, key) =>
+      keepAnnouncing(
+        () => peer.ledger.delete(bucket, key),
+        () => peer.ledger.getKey(bucket, key) === undefined,
+      ),
+    deleteBucket: (bucket) =>
+      keepAnnouncing(
+        () => peer.ledger.deleteBucket(bucket),
+        () => peer.ledger.currentData()[bucket] === undefined,
+      ),
+  }
+}

@@ -1,0 +1,19 @@
+import type { Command } from '@oclif/core'
+import type { LedgerAccess } from '../access.js'
+import { BaseCommand } from './base.js'
+import { networkFlags, openLedger, type NetworkFlagValues } from './network.js'
+
+/** A command that reaches the ledger by token or API, and always lets go of it. */
+export abstract class LedgerCommand<T extends typeof Command> extends BaseCommand<T> {
+  static override flags = { ...networkFlags }
+
+  protected async withLedger<R>(fn: (access: LedgerAccess) => Promise<R>): Promise<R> {
+    const access = await openLedger(this.flags as unknown as NetworkFlagValues, (line) => this.progress(line))
+    this.clearProgress()
+    try {
+      return await fn(access)
+    } finally {
+      await access.close().catch(() => {})
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { Flags } from '@oclif/core'
+import type { LedgerAccess } from '../access.js'
+import { ApiLedgerAccess } from '../api/access.js'
+import { UsageError } from '../errors.js'
+import { joinNetwork, type JoinProgress } from '../peer/access.js'
+import type { OwnershipSetting } from '../peer/peer.js'
+import { networkTokenFlag, readToken } from './flags.js'
+
+/** Flags shared by every command that reaches a ledger (by token or by API). */
+export const networkFlags = {
+  'network-token': networkTokenFlag,
+  api: Flags.string({
+    description: 'Use a running EdgeVPN API instead of joining the network (http://HOST:PORT or unix:///path)',
+    env: 'EDGEVPN_API',
+    exclusive: ['network-token'],
+  }),
+  'bootstrap-peer': Flags.string({
+    description: 'Multiaddr of a peer to dial (repeatable; for air-gapped networks)',
+    multiple: true,
+    env: 'EDGEVPNBOOTSTRAPPEERS',
+  }),
+  listen: Flags.string({ description: 'libp2p listen multiaddr (repeatable)', multiple: true }),
+  dht: Flags.boolean({ description: 'Discover peers through the DHT rendezvous', default: true, allowNo: true }),
+  mdns: Flags.boolean({ description: 'Discover peers on the LAN with mDNS', default: true, allowNo: true }),
+  identity: Flags.string({ description: 'Keep the peer identity in this file (created 0600 if missing)' }),
+  ownership: Flags.string({
+    description: 'Ledger write mode: follow the network (auto), legacy unsigned (off), or signed (observe, enforce)',
+    options: ['auto', 'off', 'observe', 'enforce'],
+    default: 'auto',
+  }),
+  timeout: Flags.integer({ description: 'Seconds to wait for peers and the ledger', default: 30, min: 1 }),
+}
+
+export interface NetworkFlagValues {
+  'network-token'?: string
+  api?: string
+  'bootstrap-peer'?: string[]
+  listen?: string[]
+  dht: boolean
+  mdns: boolean
+  identity?: string
+  ownership: string
+  timeout: number
+}
+
+/** EDGEVPNBOOTSTRAPPEERS may hold several addresses separated by commas or spaces. */
+function splitAddrs(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(/[\s,]+/)).filter(Boolean)
+}
+
+/**
+ * Opens ledger access from the flags: --api talks to a running API, otherwise
+ * the token joins the network. `progress` gets a one-line status while joining.
+ */
+export async function openLedger(flags: NetworkFlagValues, progress?: (line: string) => void): Promise<LedgerAccess> {
+  if (flags.api) return new ApiLedgerAccess(flags.api)
+  if (!flags['network-token']) {
+    throw new UsageError('no network to reach', 'pass --network-token (or set EDGEVPNTOKEN), or --api URL of a running node')
+  }
+  const token = readToken(flags['network-token'])
+  const show = (p: JoinProgress): void => {
+    if (!progress) return
+    if (p.phase === 'discovering') progress(`discovering peers… ${p.peers} connected`)
+    else if (p.phase === 'syncing') progress(`syncing ledger… ${p.peers} peers, ${p.blocks} blocks`)
+  }
+  return joinNetwork({
+    token,
+    identityFile: flags.identity,
+    listen: flags.listen && flags.listen.length > 0 ? flags.listen : undefined,
+    mdns: flags.mdns,
+    dht: flags.dht,
+    bootstrapPeers: splitAddrs(flags['bootstrap-peer']),
+    ownership: flags.ownership as OwnershipSetting,
+    timeoutMs: flags.timeout * 1000,
+    onProgress: show,
+    log: process.env.KAIROSCTL_DEBUG ? (level, msg) => process.stderr.write(`[${level}] ${msg}\n`) : undefined,
+  })
+}

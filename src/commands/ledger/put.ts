@@ -1,0 +1,29 @@
+import { Args, Flags } from '@oclif/core'
+import { LedgerCommand } from '../../cli/ledger-command.js'
+
+export default class LedgerPut extends LedgerCommand<typeof LedgerPut> {
+  static override summary = 'Store a string value under a ledger key'
+  static override description =
+    'The value is stored as EdgeVPN\'s API stores it (a JSON string). Through --network-token the change is announced until another peer is seen holding it, or --timeout passes.'
+  static override examples = ['<%= config.bin %> ledger put mybucket greeting hello --network-token "$TOKEN"']
+  static override args = {
+    bucket: Args.string({ description: 'Bucket', required: true }),
+    key: Args.string({ description: 'Key', required: true }),
+    value: Args.string({ description: 'Value', required: true }),
+  }
+  static override flags = {
+    ...LedgerCommand.flags,
+    wait: Flags.boolean({ description: 'Wait until another peer confirms the change', default: true, allowNo: true }),
+  }
+
+  async run(): Promise<void> {
+    const { bucket, key, value } = this.args
+    await this.withLedger(async (access) => {
+      this.progress(`announcing ${bucket}/${key}…`)
+      await access.put(bucket, key, value, { confirm: this.flags.wait, timeoutMs: this.flags.timeout * 1000 })
+      this.clearProgress()
+      if (this.flags.json) return this.printJson({ bucket, key, value, state: this.flags.wait ? 'confirmed' : 'announced', via: access.describe() })
+      process.stdout.write(`stored ${bucket}/${key} (${this.flags.wait ? 'confirmed by' : 'announced to'} the ${access.describe()})\n`)
+    })
+  }
+}

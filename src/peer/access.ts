@@ -1,0 +1,228 @@
+import type { EntryInfo, LedgerAccess, LedgerData, WriteOptions } from '../access.js'
+import { UserError } from '../errors.js'
+import type { Block } from '../ledger/block.js'
+import type { Entry } from '../ledger/entry.js'
+import { EdgePeer, type PeerOptions } from './peer.js'
+
+export interface JoinProgress {
+  phase: 'discovering' | 'syncing' | 'synced'
+  peers: number
+  blocks: number
+}
+
+export interface JoinOptions extends PeerOptions {
+  /** Give up when no block arrived within this time. */
+  timeoutMs: number
+  /** After the first block, wait this long for blocks from the other topic peers. */
+  settleMs?: number
+  onProgress?: (p: JoinProgress) => void
+  signal?: AbortSignal
+}
+
+/**
+ * Joins the network and waits until the ledger is synced. "Synced" means: at
+ * least one ledger block was received from a peer, and then either every peer
+ * on the network's topic has sent one or `settleMs` has passed. On timeout the
+ * error says what was tried and what was found.
+ */
+export async function joinNetwork(opts: JoinOptions): Promise<PeerLedgerAccess> {
+  const peer = await EdgePeer.start(opts)
+  try {
+    await waitSynced(peer, opts)
+  } catch (err) {
+    await peer.stop().catch(() => {})
+    throw err
+  }
+  return new PeerLedgerAccess(peer)
+}
+
+function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
+  const settleMs = opts.settleMs ?? 1500
+  return new Promise<void>((resolve, reject) => {
+    let firstBlockAt: number | undefined
+    const progress = (): void => {
+      const r = peer.report()
+      opts.onProgress?.({ phase: r.blocksReceived > 0 ? 'syncing' : 'discovering', peers: r.connectedPeers, blocks: r.blocksReceived })
+    }
+    const check = (): void => {
+      const r = peer.report()
+      if (r.blocksReceived === 0) return progress()
+      firstBlockAt ??= Date.now()
+      const topicPeers = peer.topicPeers()
+      const allHeard = topicPeers.every((p) => peer.syncedFrom.has(p))
+      if (allHeard || Date.now() - firstBlockAt >= settleMs) {
+        finish()
+        opts.onProgress?.({ phase: 'synced', peers: r.connectedPeers, blocks: r.blocksReceived })
+        resolve()
+      } else progress()
+    }
+    const ticker = setInterval(check, 250)
+    const timeout = setTimeout(() => {
+      finish()
+      reject(syncTimeoutError(peer, opts.timeoutMs))
+    }, opts.timeoutMs)
+    const onAbort = (): void => {
+      finish()
+      reject(new UserError('interrupted'))
+    }
+    const finish = (): void => {
+      clearInterval(ticker)
+      clearTimeout(timeout)
+      peer.off('block', check)
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+    peer.on('block', check)
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    progress()
+  })
+}
+
+function syncTimeoutError(peer: EdgePeer, timeoutMs: number): UserError {
+  const r = peer.report()
+  const secs = Math.round(timeoutMs / 1000)
+  const tried = r.modes.length > 0 ? r.modes.join(', ') : 'no discovery method'
+  if (r.connectedPeers === 0) {
+    return new UserError(`no EdgeVPN peers found within ${secs}s (tried ${tried})`, {
+      hint: 'check the network token, that a node is reachable from here, or pass --bootstrap-peer /ip4/ADDR/tcp/PORT/p2p/ID',
+    })
+  }
+  return new UserError(
+    `connected to ${r.connectedPeers} peer(s) (${r.topicPeers} on this token's gossip topic) but no ledger block arrived within ${secs}s (tried ${tried})`,
+    { hint: r.topicPeers === 0 ? 'the peers found may belong to another network: check the token' : 'retry with a longer --timeout' },
+  )
+}
+
+/** Ledger access as a member of the network. */
+export class PeerLedgerAccess implements LedgerAccess {
+  constructor(readonly peer: EdgePeer) {}
+
+  describe(): string {
+    return `network (${this.peer.report().connectedPeers} peers)`
+  }
+
+  async data(): Promise<LedgerData> {
+    return this.peer.ledger.currentData()
+  }
+
+  async get(bucket: string, key: string): Promise<string | undefined> {
+    return this.peer.ledger.getKey(bucket, key)
+  }
+
+  async entries(bucket?: string): Promise<EntryInfo[]> {
+    const out: EntryInfo[] = []
+    const storage = this.peer.ledger.lastBlock().storage
+    const names = bucket === undefined ? [...storage.keys()].sort() : [bucket]
+    for (const b of names) {
+      const entries = storage.get(b)
+      if (!entries) continue
+      for (const k of [...entries.keys()].sort()) {
+        const e = entries.get(k)!
+        if (e.deleted) continue
+        const signed = e.sig !== null
+        out.push({
+          bucket: b,
+          key: k,
+          value: e.value,
+          signed,
+          owner: signed ? e.owner : undefined,
+          version: signed ? e.version : undefined,
+          updatedAt: signed ? new Date(Number(e.updatedAt) * 1000) : undefined,
+        })
+      }
+    }
+    return out
+  }
+
+  async put(bucket: string, key: string, value: string, opts: WriteOptions = {}): Promise<void> {
+    this.peer.prepareWrite()
+    this.peer.ledger.put(bucket, key, value)
+    const mine = (): Entry | undefined => this.peer.ledger.lastBlock().storage.get(bucket)?.get(key)
+    await this.publishAndConfirm(opts, `${bucket}/${key}`, {
+      reapply: () => {
+        if (this.peer.ledger.getKey(bucket, key) !== mine()?.value || mine()?.deleted) this.peer.ledger.put(bucket, key, value)
+      },
+      seen: (block) => {
+        const ours = mine()
+        const theirs = block.storage.get(bucket)?.get(key)
+        if (!ours || !theirs || theirs.deleted) return false
+        return this.peer.effectiveMode === 'off' ? theirs.value === ours.value : theirs.owner === ours.owner && theirs.version >= ours.version
+      },
+    })
+  }
+
+  async delete(bucket: string, key?: string, opts: WriteOptions = {}): Promise<void> {
+    this.peer.prepareWrite()
+    const keys = key === undefined ? Object.keys(this.peer.ledger.currentData()[bucket] ?? {}) : [key]
+    if (key === undefined) this.peer.ledger.deleteBucket(bucket)
+    else this.peer.ledger.delete(bucket, key)
+    await this.publishAndConfirm(opts, key === undefined ? bucket : `${bucket}/${key}`, {
+      reapply: () => {
+        for (const k of keys) if (this.peer.ledger.getKey(bucket, k) !== undefined) this.peer.ledger.delete(bucket, k)
+      },
+      seen: (block) => keys.every((k) => {
+        const theirs = block.storage.get(bucket)?.get(k)
+        return theirs === undefined || theirs.deleted
+      }),
+    })
+  }
+
+  /**
+   * Publishes the ledger and, unless told not to, re-announces every 2 s until
+   * a block from another peer shows the change (re-applying it if a newer
+   * block replaced ours meanwhile), or the timeout passes.
+   */
+  private async publishAndConfirm(
+    opts: WriteOptions,
+    what: string,
+    check: { reapply: () => void; seen: (block: Block) => boolean },
+  ): Promise<void> {
+    await this.peer.announce()
+    if (opts.confirm === false) return
+    const timeoutMs = opts.timeoutMs ?? 30_000
+    await new Promise<void>((resolve, reject) => {
+      const onBlock = (from: string, block: Block): void => {
+        if (from !== this.peer.id && check.seen(block)) done()
+      }
+      const timer = setInterval(() => {
+        check.reapply()
+        void this.peer.announce()
+      }, 2000)
+      const timeout = setTimeout(() => {
+        cleanup()
+        reject(new UserError(`published ${what}, but no peer confirmed the change within ${Math.round(timeoutMs / 1000)}s`, {
+          hint: this.peer.effectiveMode === 'off'
+            ? 'the network may hold a newer ledger; retry'
+            : 'an entry owned by another live node cannot be overwritten; check with `kairosctl ledger ls --verbose`',
+        }))
+      }, timeoutMs)
+      const cleanup = (): void => {
+        clearInterval(timer)
+        clearTimeout(timeout)
+        this.peer.off('block', onBlock)
+      }
+      const done = (): void => {
+        cleanup()
+        resolve()
+      }
+      this.peer.on('block', onBlock)
+    })
+  }
+
+  async watch(onChange: (data: LedgerData) => void, signal: AbortSignal): Promise<void> {
+    const emit = (): void => onChange(this.peer.ledger.currentData())
+    emit()
+    this.peer.on('ledger', emit)
+    try {
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve()
+        signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+    } finally {
+      this.peer.off('ledger', emit)
+    }
+  }
+
+  close(): Promise<void> {
+    return this.peer.stop()
+  }
+}

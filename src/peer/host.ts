@@ -1,0 +1,110 @@
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify, identifyPush } from '@libp2p/identify'
+import type { Message } from '@libp2p/gossipsub'
+import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PubSubLike } from '../gossip/hub.js'
+
+export interface HostOptions {
+  privateKey: PrivateKey
+  listen: string[]
+  /** The token's mDNS name; mDNS is off when undefined. */
+  mdnsName?: string
+  /** Run a Kademlia DHT (client mode unless dhtServer). */
+  dht: boolean
+  dhtServer?: boolean
+  bootstrapPeers: string[]
+  maxMessageSize: number
+}
+
+export type PeerHost = Libp2p<{
+  identify: ReturnType<ReturnType<typeof identify>>
+  identifyPush: ReturnType<ReturnType<typeof identifyPush>>
+  ping: ReturnType<ReturnType<typeof ping>>
+  pubsub: PubSubLike
+  dht?: KadDHT
+}>
+
+/**
+ * go-libp2p computes gossipsub message ids as the author's peer-id bytes
+ * followed by the 8-byte big-endian sequence number; js-libp2p's default uses
+ * the public key protobuf instead. Ids must agree for IHAVE/IWANT to work.
+ */
+export function goMessageId(msg: Message): Uint8Array {
+  if (msg.type !== 'signed') throw new Error('EdgeVPN gossip is always signed')
+  const from = msg.from.toMultihash().bytes
+  const id = new Uint8Array(from.length + 8)
+  id.set(from)
+  new DataView(id.buffer).setBigUint64(from.length, msg.sequenceNumber)
+  return id
+}
+
+/**
+ * A libp2p host that go-libp2p EdgeVPN nodes accept: TCP, Noise, Yamux,
+ * identify, ping, and gossipsub configured as EdgeVPN configures it (strict
+ * signing, flood publishing, peer exchange, bootstrap peers as direct peers).
+ */
+export async function createHost(opts: HostOptions): Promise<PeerHost> {
+  const directPeers = opts.bootstrapPeers.flatMap((addr) => {
+    const ma = multiaddr(addr)
+    const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+    return id ? [{ id: peerIdFromString(id), addrs: [ma] }] : []
+  })
+  const peerDiscovery = []
+  if (opts.mdnsName) peerDiscovery.push(mdns({ serviceTag: `${opts.mdnsName}.local`, interval: 5000 }))
+  if (opts.bootstrapPeers.length > 0) peerDiscovery.push(bootstrap({ list: opts.bootstrapPeers, timeout: 0 }))
+
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    pubsub: gossipsub({
+      globalSignaturePolicy: 'StrictSign',
+      floodPublish: true,
+      doPX: true,
+      directPeers,
+      allowPublishToZeroTopicPeers: true,
+      ignoreDuplicatePublishError: true,
+      emitSelf: false,
+      msgIdFn: goMessageId,
+      maxInboundDataLength: Math.max(opts.maxMessageSize, 4 * 1024 * 1024),
+      // EdgeVPN runs gossipsub without peer scoring; many peers on one IP are normal in a test or a NAT.
+      scoreParams: { IPColocationFactorWeight: 0, behaviourPenaltyWeight: 0 },
+    }),
+  }
+  if (opts.dht) {
+    services.dht = kadDHT({
+      clientMode: !opts.dhtServer,
+      peerInfoMapper: passthroughMapper,
+      allowQueryWithZeroPeers: true,
+    })
+  }
+
+  const node = await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: peerDiscovery as never,
+    services: services as never,
+    connectionManager: { maxConnections: 512 },
+  })
+  // libp2p 3 does not dial discovered peers by itself.
+  node.addEventListener('peer:discovery', (evt: CustomEvent<PeerInfo>) => {
+    const peer = evt.detail
+    if (peer.id.equals(node.peerId) || node.getConnections(peer.id).length > 0) return
+    node.dial(peer.id).catch(() => {})
+  })
+  return node as unknown as PeerHost
+}
