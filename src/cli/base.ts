@@ -32,8 +32,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.flags = flags as BaseFlags<T>
       this.args = args as BaseArgs<T>
     } catch (err) {
-      // oclif parse errors are multi-line with a help suggestion; keep one line.
-      const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
+      // oclif parse errors are multi-line (the detail is on the second line) with a
+      // help suggestion; keep one line that still says what was wrong.
+      const message = err instanceof Error
+        ? err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('See more help')).join(': ')
+        : String(err)
       throw new UserError(message, { exitCode: ExitCode.Usage, hint: `see 'kairosctl ${this.id?.replace(/:/g, ' ') ?? ''} --help'` })
     }
   }

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { parseDocument } from 'yaml'
+import { isAlias, isMap, isScalar, parseDocument, type YAMLMap } from 'yaml'
 import { ExitCode, UserError } from '../errors.js'
 
 /** One OTP block of a network token (`otp.dht` or `otp.crypto`). */
@@ -82,8 +82,12 @@ export function generateToken(opts: GenerateOptions = {}): NetworkToken {
 // Words YAML 1.1 (Go's yaml.v2) would read as something other than a string.
 const YAML11_SPECIAL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/
 
+// Plain strings yaml.v2 would resolve to a number (decimal, 0x/0o/0b, exponent floats).
+const GO_NUMBER = /^(?:[0-9]+|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+[eE][0-9]+)$/
+
+/** A string as yaml.v2 writes it: plain, or double-quoted when plain text would read as another type. */
 function yamlScalar(s: string): string {
-  if (s !== '' && /^[A-Za-z0-9]+$/.test(s) && !/^[0-9]/.test(s) && !YAML11_SPECIAL.test(s)) return s
+  if (s !== '' && /^[A-Za-z0-9]+$/.test(s) && !GO_NUMBER.test(s) && !YAML11_SPECIAL.test(s)) return s
   return JSON.stringify(s)
 }
 
@@ -110,7 +114,12 @@ export function parseToken(input: string): NetworkToken {
     if (/[-_]/.test(text) && !/[+/]/.test(text)) throw new TokenError('it uses the URL-safe base64 alphabet; EdgeVPN tokens use standard base64')
     throw new TokenError('it is not valid base64')
   }
-  const yamlText = Buffer.from(text, 'base64').toString('utf8')
+  let yamlText: string
+  try {
+    yamlText = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(text, 'base64'))
+  } catch {
+    throw new TokenError('its content is not UTF-8 text')
+  }
   return parseTokenYaml(yamlText, text)
 }
 
@@ -118,69 +127,88 @@ export function parseToken(input: string): NetworkToken {
 export function parseTokenYaml(yamlText: string, base64?: string): NetworkToken {
   const doc = parseDocument(yamlText, { intAsBigInt: true, version: '1.1', uniqueKeys: true })
   if (doc.errors.length > 0) throw new TokenError(`its content is not YAML (${doc.errors[0].message.split('\n')[0]})`)
-  const root = doc.toJS({ maxAliasCount: 0 }) as unknown
-  if (!isRecord(root)) throw new TokenError('its content is not a YAML mapping')
-  const otp = field(root, 'otp', isRecord, 'a mapping')
+  if (!isMap(doc.contents)) throw new TokenError('its content is not a YAML mapping')
+  const root = doc.contents
+  if (mapping(root, 'otp', 'otp') === undefined) throw new TokenError('otp is missing')
   const token: Omit<NetworkToken, 'base64'> = {
-    otp: { dht: otpBlock(otp, 'dht'), crypto: otpBlock(otp, 'crypto') },
-    room: stringField(root, 'room'),
-    rendezvous: stringField(root, 'rendezvous', true),
-    mdns: stringField(root, 'mdns'),
-    maxMessageSize: Number(intField(root, 'max_message_size', 1n, 2n ** 31n - 1n)),
+    otp: { dht: otpBlock(root, 'dht'), crypto: otpBlock(root, 'crypto') },
+    room: stringField(root, ['room']),
+    rendezvous: stringField(root, ['rendezvous'], true),
+    mdns: stringField(root, ['mdns']),
+    maxMessageSize: Number(intField(root, ['max_message_size'], 1n, MAX_MESSAGE_SIZE)),
   }
   if (token.otp.dht.key === '' && token.rendezvous === '') {
     throw new TokenError('it has neither otp.dht.key nor rendezvous, so peers cannot meet on the DHT')
   }
-  if (token.otp.crypto.key === '') throw new TokenError('otp.crypto.key is empty')
   return { ...token, base64: base64 ?? Buffer.from(yamlText, 'utf8').toString('base64') }
 }
 
-function otpBlock(otp: Record<string, unknown>, name: 'dht' | 'crypto'): OtpConfig {
-  const block = field(otp, name, isRecord, 'a mapping', `otp.${name}`)
-  const path = `otp.${name}`
-  const key = stringField(block, 'key', name === 'dht', path)
+/** Largest max_message_size accepted (2 GiB - 1); Go would take more, but no gossip message gets near it. */
+const MAX_MESSAGE_SIZE = 2n ** 31n - 1n
+
+type Path = (string | number)[]
+
+function otpBlock(root: YAMLMap, name: 'dht' | 'crypto'): OtpConfig {
+  const path = ['otp', name]
+  // A missing otp.dht is what Go sees as an empty DHT key: the static rendezvous is used.
+  if (mapping(root, path, `otp.${name}`) === undefined) {
+    if (name === 'crypto') throw new TokenError('otp.crypto is missing')
+    return { interval: 0n, key: '', length: 0 }
+  }
+  const key = stringField(root, [...path, 'key'], name === 'dht')
   // An empty DHT key means "static rendezvous": its interval and length are then unused.
   const needed = name === 'crypto' || key !== ''
-  const interval = needed ? intField(block, 'interval', 1n, MAX_INT64, path) : (optionalInt(block, 'interval', path) ?? 0n)
-  const length = Number(needed ? intField(block, 'length', 0n, BigInt(MAX_OTP_LENGTH), path) : (optionalInt(block, 'length', path) ?? 0n))
+  const interval = needed ? intField(root, [...path, 'interval'], 1n, MAX_INT64) : (optionalInt(root, [...path, 'interval']) ?? 0n)
+  const length = Number(
+    needed ? intField(root, [...path, 'length'], 0n, BigInt(MAX_OTP_LENGTH)) : (optionalInt(root, [...path, 'length']) ?? 0n),
+  )
   return { interval, key, length }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map)
-}
-
-function field<T>(obj: Record<string, unknown>, name: string, check: (v: unknown) => v is T, what: string, path = name): T {
-  const v = obj[name]
-  if (v === undefined || v === null) throw new TokenError(`${path} is missing`)
-  if (!check(v)) throw new TokenError(`${path} must be ${what}`)
-  return v
-}
-
-function stringField(obj: Record<string, unknown>, name: string, mayBeEmpty = false, parent?: string): string {
-  const path = parent ? `${parent}.${name}` : name
-  const v = obj[name]
-  if (v === undefined || v === null) {
-    if (mayBeEmpty) return ''
-    throw new TokenError(`${path} is missing`)
+/** The node at `path`, or undefined when absent or null. Aliases are refused (tokens never use them). */
+function nodeAt(root: YAMLMap, path: Path): unknown {
+  let node: unknown = root
+  for (let i = 0; i < path.length; i++) {
+    if (!isMap(node)) throw new TokenError(`${path.slice(0, i).join('.')} must be a mapping`)
+    node = node.get(path[i], true)
+    if (isAlias(node)) throw new TokenError(`${path.slice(0, i + 1).join('.')} uses a YAML alias, which tokens never contain`)
+    if (node === undefined || (isScalar(node) && node.value === null)) return undefined
   }
-  if (typeof v !== 'string') throw new TokenError(`${path} must be a string`)
-  if (v === '' && !mayBeEmpty) throw new TokenError(`${path} is empty`)
+  return node
+}
+
+function mapping(root: YAMLMap, path: Path | string, name: string): YAMLMap | undefined {
+  const node = nodeAt(root, typeof path === 'string' ? [path] : path)
+  if (node === undefined) return undefined
+  if (!isMap(node)) throw new TokenError(`${name} must be a mapping`)
+  return node
+}
+
+function stringField(root: YAMLMap, path: Path, mayBeEmpty = false): string {
+  const name = path.join('.')
+  const node = nodeAt(root, path)
+  if (node === undefined) {
+    if (mayBeEmpty) return ''
+    throw new TokenError(`${name} is missing`)
+  }
+  if (!isScalar(node)) throw new TokenError(`${name} must be a string`)
+  // Go's yaml.v2 stores any scalar in a string field as written (`room: 123` is "123").
+  const v = typeof node.value === 'string' ? node.value : (node.source ?? String(node.value))
+  if (v === '' && !mayBeEmpty) throw new TokenError(`${name} is empty`)
   return v
 }
 
-function optionalInt(obj: Record<string, unknown>, name: string, parent: string): bigint | undefined {
-  const v = obj[name]
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'bigint') throw new TokenError(`${parent}.${name} must be an integer`)
-  return v
+function optionalInt(root: YAMLMap, path: Path): bigint | undefined {
+  const node = nodeAt(root, path)
+  if (node === undefined) return undefined
+  if (!isScalar(node) || typeof node.value !== 'bigint') throw new TokenError(`${path.join('.')} must be an integer`)
+  return node.value
 }
 
-function intField(obj: Record<string, unknown>, name: string, min: bigint, max: bigint, parent?: string): bigint {
-  const path = parent ? `${parent}.${name}` : name
-  const v = obj[name]
-  if (v === undefined || v === null) throw new TokenError(`${path} is missing`)
-  if (typeof v !== 'bigint') throw new TokenError(`${path} must be an integer`)
-  if (v < min || v > max) throw new TokenError(`${path} is ${v}, outside the range EdgeVPN accepts (${min}..${max})`)
+function intField(root: YAMLMap, path: Path, min: bigint, max: bigint): bigint {
+  const name = path.join('.')
+  const v = optionalInt(root, path)
+  if (v === undefined) throw new TokenError(`${name} is missing`)
+  if (v < min || v > max) throw new TokenError(`${name} is ${v}, outside the range EdgeVPN accepts (${min}..${max})`)
   return v
 }

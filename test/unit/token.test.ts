@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { parseDocument } from 'yaml'
+import { generateToken, MAX_INT64, parseToken, parseTokenYaml, TokenError, tokenYaml } from '../../src/token/token.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find((p): p is string => !!p && existsSync(p))
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const v: any = vectorsPath ? JSON.parse(readFileSync(vectorsPath, 'utf8')) : undefined
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890'
+
+describe('generateToken', () => {
+  it('has the Go kairosctl shape by default: MaxInt64 intervals, length 43, 43-char keys, 20 MiB', () => {
+    const t = generateToken()
+    for (const o of [t.otp.dht, t.otp.crypto]) {
+      assert.equal(o.interval, MAX_INT64)
+      assert.equal(o.length, 43)
+      assert.equal(o.key.length, 43)
+    }
+    for (const s of [t.room, t.rendezvous, t.mdns]) assert.equal(s.length, 43)
+    assert.equal(t.maxMessageSize, 20971520)
+    assert.match(Buffer.from(t.base64, 'base64').toString(), /interval: 9223372036854775807\n/)
+  })
+
+  it('re-parses to the same fields, MaxInt64 exact', () => {
+    for (const opts of [{}, { interval: 9000n }, { interval: 1n, keyLength: 5, maxMessageSize: 1024 }, { keyLength: 200 }]) {
+      const t = generateToken(opts)
+      const back = parseToken(t.base64)
+      assert.deepEqual(back, t)
+      assert.equal(tokenYaml(back), Buffer.from(t.base64, 'base64').toString('utf8'))
+    }
+  })
+
+  it('draws random strings only from the alphabet, covering all of it', () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 40; i++) {
+      const t = generateToken()
+      for (const s of [t.room, t.rendezvous, t.mdns, t.otp.dht.key, t.otp.crypto.key]) {
+        for (const c of s) {
+          assert.ok(ALPHABET.includes(c), `unexpected ${c}`)
+          seen.add(c)
+        }
+      }
+    }
+    assert.equal(seen.size, 62)
+  })
+
+  it('rejects bad options', () => {
+    assert.throws(() => generateToken({ interval: 0n }), RangeError)
+    assert.throws(() => generateToken({ interval: MAX_INT64 + 1n }), RangeError)
+    assert.throws(() => generateToken({ keyLength: 0 }), RangeError)
+    assert.throws(() => generateToken({ maxMessageSize: 0 }), RangeError)
+  })
+})
+
+describe('tokenYaml', () => {
+  it('writes the yaml.v2 layout and quotes strings YAML would read as something else', () => {
+    const base = generateToken({ interval: 9000n })
+    const y = tokenYaml({ ...base, room: '123', mdns: 'yes', rendezvous: '0x1F' })
+    assert.match(y, /^otp:\n  dht:\n    interval: 9000\n    key: \S+\n    length: 43\n  crypto:\n/)
+    assert.match(y, /\nroom: "123"\nrendezvous: "0x1F"\nmdns: "yes"\nmax_message_size: 20971520\n$/)
+    const back = parseTokenYaml(y)
+    assert.equal(back.room, '123')
+    assert.equal(back.mdns, 'yes')
+    assert.equal(back.rendezvous, '0x1F')
+    assert.equal(tokenYaml({ ...base, room: '9abc' }).includes('room: 9abc\n'), true)
+  })
+
+  it('MaxInt64 survives a YAML round trip exactly', () => {
+    const y = tokenYaml(generateToken())
+    const doc = parseDocument(y, { intAsBigInt: true })
+    assert.equal(doc.getIn(['otp', 'crypto', 'interval']), MAX_INT64)
+    assert.equal(parseTokenYaml(y).otp.dht.interval, 9223372036854775807n)
+  })
+})
+
+describe('parseToken', () => {
+  it('accepts line breaks inside the base64 (as Go does) and surrounding whitespace', () => {
+    const t = generateToken()
+    const wrapped = t.base64.replace(/(.{76})/g, '$1\n')
+    assert.deepEqual(parseToken(`  ${wrapped}\r\n`).room, t.room)
+  })
+
+  it('scalars in string fields are taken as written, like yaml.v2', () => {
+    const t = generateToken()
+    const y = tokenYaml(t).replace(/^room: .*$/m, 'room: 1e5').replace(/^mdns: .*$/m, 'mdns: true')
+    const back = parseTokenYaml(y)
+    assert.equal(back.room, '1e5')
+    assert.equal(back.mdns, 'true')
+  })
+
+  it('a missing otp.dht falls back to the static rendezvous', () => {
+    const y = tokenYaml(generateToken()).replace(/^  dht:\n(    .*\n){3}/m, '')
+    const t = parseTokenYaml(y)
+    assert.equal(t.otp.dht.key, '')
+  })
+
+  const bad: [string, string, RegExp][] = [
+    ['empty', '', /empty/],
+    ['URL-safe alphabet', Buffer.from('otp:\n  x: "\u00fb\u00ff"\n').toString('base64url').padEnd(24, '-'), /URL-safe/],
+    ['bad padding', 'b3RwOg', /base64/],
+    ['not YAML', Buffer.from('otp: [unclosed').toString('base64'), /not YAML/],
+    ['not a mapping', Buffer.from('just text').toString('base64'), /mapping/],
+    ['interval 0', Buffer.from(tokenYaml(generateToken()).replace(/interval: \d+/g, 'interval: 0')).toString('base64'), /interval is 0/],
+    ['interval too large', Buffer.from(tokenYaml(generateToken()).replace(/interval: \d+/g, 'interval: 9223372036854775808')).toString('base64'), /outside/],
+    ['length 45', Buffer.from(tokenYaml(generateToken()).replace(/length: 43/g, 'length: 45')).toString('base64'), /length is 45/],
+    ['string interval', Buffer.from(tokenYaml(generateToken()).replace(/interval: \d+/g, 'interval: soon')).toString('base64'), /must be an integer/],
+    ['invalid UTF-8', Buffer.from([0x6f, 0x74, 0x70, 0x3a, 0xff, 0xfe]).toString('base64'), /UTF-8/],
+  ]
+  for (const [name, input, re] of bad) {
+    it(`rejects ${name} with a TokenError`, () => {
+      assert.throws(
+        () => parseToken(input),
+        (err: unknown) => err instanceof TokenError && err.exitCode === 2 && /^invalid network token: /.test(err.message) && re.test(err.message),
+      )
+    })
+  }
+})
+
+describe('vector tokens', { skip: vectorsPath ? false : 'shared/vectors/vectors.json not found (set KAIROSCTL_VECTORS)' }, () => {
+  it('parse to exactly the vector fields and re-encode byte for byte', () => {
+    const k = v.inputs.keys
+    for (const [name, interval] of [['edgevpn_default_9000', 9000n], ['kairosctl_maxint64', MAX_INT64]] as const) {
+      const vt = v.tokens[name]
+      const t = parseToken(vt.base64_std)
+      assert.deepEqual(t, {
+        otp: { dht: { interval, key: k.dht_key, length: 43 }, crypto: { interval, key: k.crypto_key, length: 43 } },
+        room: k.room,
+        rendezvous: k.rendezvous,
+        mdns: k.mdns,
+        maxMessageSize: 20971520,
+        base64: vt.base64_std,
+      })
+      assert.equal(tokenYaml(t), vt.yaml)
+      assert.equal(Buffer.from(vt.yaml).toString('base64'), vt.base64_std)
+    }
+  })
+})
