@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { Flags } from '@oclif/core'
 import type { LedgerAccess } from '../access.js'
 import { ApiLedgerAccess } from '../api/access.js'
@@ -5,6 +6,9 @@ import { UsageError } from '../errors.js'
 import { joinNetwork, type JoinProgress } from '../peer/access.js'
 import type { OwnershipSetting } from '../peer/peer.js'
 import { networkTokenFlag, readToken } from './flags.js'
+
+/** Where a Kairos node's EdgeVPN daemon serves its API. */
+export const KAIROS_SOCKET = '/run/edgevpn-kairos.sock'
 
 /** Flags shared by every command that reaches a ledger (by token or by API). */
 export const networkFlags = {
@@ -55,6 +59,8 @@ function splitAddrs(values: string[] | undefined): string[] {
 export async function openLedger(flags: NetworkFlagValues, progress?: (line: string) => void): Promise<LedgerAccess> {
   if (flags.api) return new ApiLedgerAccess(flags.api)
   if (!flags['network-token']) {
+    // On a Kairos node, its EdgeVPN daemon serves the API here (the Go kairosctl's default).
+    if (existsSync(KAIROS_SOCKET)) return new ApiLedgerAccess(`unix://${KAIROS_SOCKET}`)
     throw new UsageError('no network to reach', 'pass --network-token (or set EDGEVPNTOKEN), or --api URL of a running node')
   }
   const token = readToken(flags['network-token'])

@@ -60,6 +60,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   private blocksReceived = 0
   private readonly senders = new Set<string>()
   private syncTimer?: NodeJS.Timeout
+  private soonTimer?: NodeJS.Timeout
   private readonly hub: GossipHub
   private readonly discovery: RendezvousDiscovery
 
@@ -78,6 +79,12 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     this.hub.on('dropped', (reason, from) => this.log('debug', `dropped gossip from ${from}: ${reason}`))
     this.discovery = new RendezvousDiscovery(host, opts.token, opts.bootstrapPeers ?? [], {
       log: (m) => this.log('debug', m),
+    })
+    // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
+    const pubsub = host.services.pubsub as unknown as EventTarget
+    pubsub.addEventListener('subscription-change', (evt) => {
+      const { subscriptions } = (evt as CustomEvent<{ subscriptions: { topic: string; subscribe: boolean }[] }>).detail
+      if (subscriptions.some((s) => s.subscribe && s.topic === this.hub.currentTopic)) this.announceSoon()
     })
     host.addEventListener('connection:open', () => this.emit('peers', this.host.getPeers().length))
     host.addEventListener('connection:close', () => this.emit('peers', this.host.getPeers().length))
@@ -170,7 +177,17 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     }
   }
 
+  private announceSoon(): void {
+    if (this.soonTimer) return
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined
+      void this.announce()
+    }, 200)
+    this.soonTimer.unref()
+  }
+
   async stop(): Promise<void> {
+    if (this.soonTimer) clearTimeout(this.soonTimer)
     if (this.syncTimer) clearTimeout(this.syncTimer)
     this.discovery.stop()
     this.hub.stop()
