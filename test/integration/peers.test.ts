@@ -1,0 +1,69 @@
+/** Our own peers on loopback: gossip, ledger sync both ways, and the API served from a peer. */
+import '../../src/polyfill.js'
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ApiLedgerAccess } from '../../src/api/access.js'
+import { peerBackend } from '../../src/api/peer-backend.js'
+import { startApiServer } from '../../src/api/server.js'
+import { joinNetwork } from '../../src/peer/access.js'
+import { EdgePeer } from '../../src/peer/peer.js'
+import { generateToken } from '../../src/token/token.js'
+
+async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+test('two peers sync the ledger both ways; the API serves it to --api access', async (t) => {
+  const token = generateToken()
+  const a = await EdgePeer.start({ token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'enforce', syncIntervalMs: 1000 })
+  t.after(() => a.stop())
+  a.ledger.put('greetings', 'from-a', 'hello')
+  const b = await joinNetwork({
+    token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'auto',
+    bootstrapPeers: [a.host.getMultiaddrs()[0].toString()], timeoutMs: 20_000,
+  })
+  t.after(() => b.close())
+  assert.equal(await b.get('greetings', 'from-a'), '"hello"')
+  assert.equal(b.peer.effectiveMode, 'enforce', 'signed entries detected')
+  const [entry] = await b.entries('greetings')
+  assert.equal(entry.owner, a.id)
+  assert.equal(entry.signed, true)
+
+  await b.put('greetings', 'from-b', 'hi there', { timeoutMs: 20_000 })
+  assert.equal(a.ledger.getKey('greetings', 'from-b'), '"hi there"')
+
+  const api = await startApiServer(peerBackend(a), '127.0.0.1:0')
+  t.after(() => api.close())
+  const viaApi = new ApiLedgerAccess(api.address)
+  assert.deepEqual(await viaApi.data(), await b.data())
+  await viaApi.put('greetings', 'from-api', 'c2VlbiB0aHJvdWdoIHRoZSBBUEk=')
+  await until(async () => b.get('greetings', 'from-api'))
+  await viaApi.delete('greetings', 'from-a')
+  await until(async () => ((await b.get('greetings', 'from-a')) === undefined ? true : undefined))
+})
+
+test('no peers: joining fails within the timeout with a message naming what was tried', async () => {
+  const token = generateToken()
+  const started = Date.now()
+  await assert.rejects(
+    joinNetwork({ token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, bootstrapPeers: ['/ip4/127.0.0.1/tcp/9/p2p/12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'], timeoutMs: 3000 }),
+    /no EdgeVPN peers found within 3s \(tried 1 bootstrap peer/,
+  )
+  assert.ok(Date.now() - started < 10_000)
+})
+
+test('peers with another token never exchange ledgers', async (t) => {
+  const a = await EdgePeer.start({ token: generateToken(), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, syncIntervalMs: 500 })
+  t.after(() => a.stop())
+  a.ledger.put('secret', 'k', 'v')
+  await assert.rejects(
+    joinNetwork({ token: generateToken(), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, bootstrapPeers: [a.host.getMultiaddrs()[0].toString()], timeoutMs: 4000 }),
+    /connected to 1 peer\(s\) \(0 on this token's gossip topic\) but no ledger block arrived/,
+  )
+})
