@@ -38,6 +38,7 @@ export async function joinNetwork(opts: JoinOptions): Promise<PeerLedgerAccess> 
 
 function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
   const settleMs = opts.settleMs ?? 1500
+  const t0 = Date.now()
   return new Promise<void>((resolve, reject) => {
     let firstBlockAt: number | undefined
     const progress = (): void => {
@@ -47,11 +48,15 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
     const check = (): void => {
       const r = peer.report()
       if (r.blocksReceived === 0) return progress()
-      firstBlockAt ??= Date.now()
+      if (firstBlockAt === undefined) {
+        firstBlockAt = Date.now()
+        opts.log?.('debug', `first ledger block after ${firstBlockAt - t0} ms (${r.connectedPeers} peers)`)
+      }
       const topicPeers = peer.topicPeers()
       const allHeard = topicPeers.every((p) => peer.syncedFrom.has(p))
       if (allHeard || Date.now() - firstBlockAt >= settleMs) {
         finish()
+        opts.log?.('debug', `synced after ${Date.now() - t0} ms (${allHeard ? 'every topic peer sent a block' : 'settle time passed'})`)
         opts.onProgress?.({ phase: 'synced', peers: r.connectedPeers, blocks: r.blocksReceived })
         resolve()
       } else progress()
