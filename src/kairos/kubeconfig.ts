@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import { KubeConfig } from '@kubernetes/client-node'
-import { isMap, isSeq, parseDocument, type Document } from 'yaml'
+import { isScalar, parse, parseDocument, stringify, type Scalar } from 'yaml'
 import type { LedgerAccess, LedgerData } from '../access.js'
 import { UsageError, UserError } from '../errors.js'
 import { decodeString, keys, LayoutError } from './layout.js'
@@ -138,6 +138,14 @@ function decodeKey(text: string, key: string): string {
  * cluster and user exist.
  */
 export function validateKubeconfig(text: string, what = 'the kubeconfig'): void {
+  let shape: unknown
+  try {
+    shape = parse(text)
+  } catch (err) {
+    throw new KubeconfigError('invalid', `${what} is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
+  if (shape === null || shape === undefined) throw new KubeconfigError('invalid', `${what} is empty`)
+  if (typeof shape !== 'object' || Array.isArray(shape)) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: it is not a YAML mapping`)
   const kc = new KubeConfig()
   try {
     kc.loadFromString(text)
@@ -162,54 +170,65 @@ export function validateKubeconfig(text: string, what = 'the kubeconfig'): void 
  * Renames the current context, its cluster and its user to `name` (k3s calls
  * all three `default`), and points current-context at it, so the document can
  * be merged into an existing kubeconfig. Other contexts that share the cluster
- * or user follow the rename; everything else (comments, order, other entries)
- * is kept. Fails if `name` already names a different entry.
+ * or user follow the rename. Only the name scalars are rewritten in the text,
+ * so everything else (comments, order, indentation, other entries) stays byte
+ * for byte. Fails if `name` already names a different entry.
  */
 export function renameContext(text: string, name: string): string {
   if (name.trim() === '' || /[\n\r]/.test(name)) throw new UsageError(`invalid context name "${name}"`, 'use a non-empty single-line name')
   validateKubeconfig(text)
   const doc = parseDocument(text)
-  const current = String(doc.get('current-context'))
-  const ctxIndex = findByName(doc, 'contexts', current)
-  const oldCluster = String(doc.getIn(['contexts', ctxIndex, 'context', 'cluster']))
-  const oldUser = String(doc.getIn(['contexts', ctxIndex, 'context', 'user']))
+  // Read through toJS so that anchors and aliases resolve.
+  const js = doc.toJS() as KubeconfigShape
+  const entries = (section: 'clusters' | 'contexts' | 'users') => (Array.isArray(js[section]) ? js[section] : [])
+  const current = String(js['current-context'])
+  const ctx = entries('contexts').find((c) => c?.name === current)
+  const oldCluster = String(ctx?.context?.cluster)
+  const oldUser = String(ctx?.context?.user)
 
-  const renames: [section: string, from: string][] = [['clusters', oldCluster], ['users', oldUser], ['contexts', current]]
+  const renames = [['clusters', oldCluster], ['users', oldUser], ['contexts', current]] as const
   for (const [section, from] of renames) {
-    if (from !== name && findByName(doc, section, name) >= 0) {
+    if (from !== name && entries(section).some((e) => e?.name === name)) {
       throw new UsageError(`the kubeconfig already has a ${section.slice(0, -1)} named "${name}"`, 'pick another context name')
     }
   }
+  const paths: (string | number)[][] = [['current-context']]
   for (const [section, from] of renames) {
-    forEachEntry(doc, section, (i, entryName) => {
-      if (entryName === from) doc.setIn([section, i, 'name'], name)
+    entries(section).forEach((e, i) => {
+      if (e?.name === from) paths.push([section, i, 'name'])
     })
   }
-  forEachEntry(doc, 'contexts', (i) => {
-    if (String(doc.getIn(['contexts', i, 'context', 'cluster'])) === oldCluster) doc.setIn(['contexts', i, 'context', 'cluster'], name)
-    if (String(doc.getIn(['contexts', i, 'context', 'user'])) === oldUser) doc.setIn(['contexts', i, 'context', 'user'], name)
+  entries('contexts').forEach((c, i) => {
+    if (c?.context?.cluster === oldCluster) paths.push(['contexts', i, 'context', 'cluster'])
+    if (c?.context?.user === oldUser) paths.push(['contexts', i, 'context', 'user'])
   })
-  doc.set('current-context', name)
-  const out = doc.toString({ lineWidth: 0 })
+
+  let out: string
+  const nodes = paths.map((p) => doc.getIn(p, true))
+  if (nodes.every((n) => isScalar(n) && n.range)) {
+    // Splice the new scalar into the source text, last one first, so nothing else moves.
+    // Plain when that is unambiguous anywhere (block or flow), else a double-quoted (JSON) scalar.
+    const plain = stringify(name, { lineWidth: 0 }).replace(/\n$/, '')
+    const replacement = /^[A-Za-z0-9][A-Za-z0-9._@/-]*$/.test(plain) ? plain : JSON.stringify(name)
+    const ranges = nodes.map((n) => (n as Scalar).range!).sort((a, b) => b[0] - a[0])
+    out = text
+    for (const [start, end] of ranges) out = out.slice(0, start) + replacement + out.slice(end)
+  } else {
+    // Aliases or other unusual nodes: edit the resolved document and write it out again.
+    for (const p of paths) setIn(js, p, name)
+    out = stringify(js, { lineWidth: 0, indentSeq: false })
+  }
   validateKubeconfig(out, 'the renamed kubeconfig')
   return out
 }
 
-function forEachEntry(doc: Document, section: string, fn: (index: number, name: string | undefined) => void): void {
-  const seq = doc.get(section)
-  if (!isSeq(seq)) return
-  seq.items.forEach((item, i) => {
-    const n = isMap(item) ? item.get('name') : undefined
-    fn(i, n === undefined || n === null ? undefined : String(n))
-  })
-}
+type NamedEntry = { name?: unknown; context?: { cluster?: unknown; user?: unknown } } | null
+type KubeconfigShape = Record<string, unknown> & { clusters?: NamedEntry[]; contexts?: NamedEntry[]; users?: NamedEntry[] }
 
-function findByName(doc: Document, section: string, name: string): number {
-  let found = -1
-  forEachEntry(doc, section, (i, n) => {
-    if (found < 0 && n === name) found = i
-  })
-  return found
+function setIn(target: unknown, path: (string | number)[], value: unknown): void {
+  let node = target as Record<string | number, unknown>
+  for (const step of path.slice(0, -1)) node = node[step] as Record<string | number, unknown>
+  node[path[path.length - 1]] = value
 }
 
 export interface WaitOptions {
