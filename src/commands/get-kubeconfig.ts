@@ -27,7 +27,7 @@ export default class GetKubeconfig extends LedgerCommand<typeof GetKubeconfig> {
     const f = this.flags
     const { kubeconfig, masterIp } = await this.withLedger(async (access) => {
       if (!f.wait) return extractKubeconfig(await access.data(), f['network-id'])
-      return waitForKubeconfig(access, f['network-id'], f.timeout * 1000, (why) => this.progress(`waiting: ${why}`))
+      return waitForKubeconfig(access, f['network-id'], { timeoutMs: f.timeout * 1000, onProgress: (status) => this.progress(status) })
     })
     this.clearProgress()
     const text = f.context ? renameContext(kubeconfig, f.context) : kubeconfig

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { networkIdFlag } from '../../cli/kairos-flags.js'
 import { LedgerCommand } from '../../cli/ledger-command.js'
-import { UsageError } from '../../errors.js'
+import { UsageError, UserError } from '../../errors.js'
 import { KNOWN_ROLES, listRoles, setRole, validateRole } from '../../kairos/roles.js'
 
 export default class RoleSet extends LedgerCommand<typeof RoleSet> {
@@ -31,7 +31,12 @@ export default class RoleSet extends LedgerCommand<typeof RoleSet> {
     if (role) validateRole(role, f.force)
     await this.withLedger(async (access) => {
       if (!uuid || !role) {
-        const { select } = await import('@inquirer/prompts')
+        const prompts = await import('@inquirer/prompts')
+        // Ctrl-C at a prompt is a cancellation, not a failure of the tool.
+        const select: typeof prompts.select = ((...args: Parameters<typeof prompts.select>) =>
+          prompts.select(...args).catch((err: Error) => {
+            throw err?.name === 'ExitPromptError' ? new UserError('cancelled', { exitCode: 130 }) : err
+          })) as typeof prompts.select
         const nodes = listRoles(await access.data(), f['network-id'])
         if (!uuid) {
           if (nodes.length === 0) throw new UsageError(`no nodes have advertised in network "${f['network-id']}"`, 'pass the UUID explicitly')

@@ -1,0 +1,79 @@
+/**
+ * VPN data plane, kairosctl bridge vs Go EdgeVPN, in one run (root; network namespaces).
+ *
+ * Three namespaces on one bridge: Go v0.35.3 VPN nodes A (10.1.0.1) and B (10.1.0.2), and our
+ * bridge (10.1.0.254). Measures iperf3 TCP throughput (10 s) and ping RTT for
+ * bridge -> A, A -> bridge, B -> A (the Go anchor) and raw veth A -> B (the ceiling),
+ * and the bridge's RSS idle and under load. Usage: node --import tsx bench/bridge.ts
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { apiMachines, generateGoToken, goPeerBinary, startGoPeer } from '../test/helpers/go-peer.js'
+import { createNetwork } from '../test/helpers/netns.js'
+import { waitUntil } from '../test/helpers/wait.js'
+
+const version = process.env.BENCH_GO_VERSION ?? 'v0.35.3'
+if (process.getuid?.() !== 0 || !goPeerBinary(version)) {
+  console.error(`needs root and edgevpn ${version} (scripts/install-go-peers.sh)`)
+  process.exit(1)
+}
+const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url))
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+
+const net = await createNetwork({ count: 3 })
+const dir = mkdtempSync(join(tmpdir(), 'kctl-bench-'))
+const children: ChildProcess[] = []
+try {
+  const [na, nb, nc] = net.nodes
+  const token = generateGoToken({ version })
+  const a = await startGoPeer({ version, token, netns: na.ns, mdns: true, vpnAddress: '10.1.0.1/24', ownership: 'enforce' })
+  const b = await startGoPeer({ version, token, netns: nb.ns, mdns: true, vpnAddress: '10.1.0.2/24', ownership: 'enforce' })
+  const bridge = net.spawn(nc.ns, process.execPath, [BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'id'), '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120'], { env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+  children.push(bridge)
+  await waitUntil(async () => (await apiMachines(a.api)).some((m) => m.Address === '10.1.0.254'), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge announced' })
+  await waitUntil(() => net.ping(nc.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge -> A' })
+  await waitUntil(() => net.ping(na.ns, '10.1.0.254', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'A -> bridge' })
+  await waitUntil(() => net.ping(nb.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'B -> A' })
+  const idle = rssMiB(bridge.pid!)
+
+  const iperf = async (from: string, serverNs: string, to: string): Promise<number> => {
+    const server = net.spawn(serverNs, 'iperf3', ['-s', '-1'])
+    await new Promise((r) => setTimeout(r, 500))
+    const r = await net.exec(from, 'iperf3', ['-c', to, '-t', '10', '-J', '--connect-timeout', '5000'], { timeoutMs: 40_000, allowFailure: true })
+    server.kill()
+    try {
+      return JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6
+    } catch {
+      return 0
+    }
+  }
+  const ping = async (from: string, to: string): Promise<number> => {
+    const r = await net.exec(from, 'ping', ['-c', '20', '-i', '0.2', '-q', to], { timeoutMs: 30_000, allowFailure: true })
+    return Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? NaN)
+  }
+  let loadRss = 0
+  const sampler = setInterval(() => (loadRss = Math.max(loadRss, rssMiB(bridge.pid!))), 500)
+  const rows = [
+    ['bridge -> Go', nc.ns, na.ns, '10.1.0.1'],
+    ['Go -> bridge', na.ns, nc.ns, '10.1.0.254'],
+    ['Go -> Go (anchor)', nb.ns, na.ns, '10.1.0.1'],
+    ['raw veth (ceiling)', nb.ns, na.ns, na.ip],
+  ] as const
+  const results: [string, number, number][] = []
+  for (const [name, from, serverNs, to] of rows) results.push([name, await iperf(from, serverNs, to), await ping(from, to)])
+  clearInterval(sampler)
+  const anchor = results[2][1]
+  console.log(`VPN data plane against Go ${version} (iperf3 TCP 10 s, ping 20 x 0.2 s)`)
+  for (const [name, mbit, rtt] of results) {
+    console.log(`${name.padEnd(20)} ${mbit.toFixed(1).padStart(8)} Mbit/s  ${(mbit / anchor).toFixed(2)}x Go->Go  RTT ${rtt.toFixed(2)} ms`)
+  }
+  console.log(`bridge RSS: idle ${idle.toFixed(1)} MiB, under load (peak) ${loadRss.toFixed(1)} MiB`)
+  await a.stop()
+  await b.stop()
+} finally {
+  await net.teardown()
+  rmSync(dir, { recursive: true, force: true })
+}
