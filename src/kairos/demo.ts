@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { healthcheckTime } from '../ledger/policy.js'
 import { EdgePeer } from '../peer/peer.js'
 import { generateToken, type NetworkToken } from '../token/token.js'
-import { encodeValue } from './layout.js'
+import { encodeKubeconfig } from './kubeconfig.js'
+import { advertisementValue, encodeValue, keys } from './layout.js'
 
 /**
  * A self-contained Kairos-shaped network on loopback, for `kairosctl demo`:
@@ -80,13 +82,13 @@ export async function startDemoNetwork(opts: { nodes?: number; networkId?: strin
     // Each node writes what a Kairos node writes about itself; the master also publishes the cluster access.
     for (const n of nodes) {
       const put = (key: string, value: unknown) => n.peer.ledger.put(networkId, key, encodeValue(value))
-      put(`${n.uuid}-uuid`, { Time: new Date().toISOString().replace(/\.(\d*?)0*Z$/, (_m, f: string) => (f ? `.${f}Z` : 'Z')) })
-      put(`${n.uuid}-role`, n.role)
-      put(`${n.uuid}-ip`, n.ip)
-      n.peer.ledger.put('healthcheck', n.peer.id, new Date().toISOString().replace(/\.\d+Z$/, 'Z'))
+      put(keys.advertisement(n.uuid), advertisementValue(new Date()))
+      put(keys.role(n.uuid), n.role)
+      put(keys.ip(n.uuid), n.ip)
+      n.peer.ledger.put('healthcheck', n.peer.id, healthcheckTime())
       if (n.role === 'master') {
-        put('ip-master', n.ip)
-        put('master-kubeconfig', Buffer.from(kubeconfig, 'utf8').toString('base64url'))
+        put(keys.masterIp, n.ip)
+        put(keys.kubeconfig, encodeKubeconfig(kubeconfig))
       }
     }
     // Gossip until every node holds every other node's entries.

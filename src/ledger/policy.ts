@@ -163,3 +163,8 @@ export function expiredAbsolute(updatedAt: bigint, ttlSeconds: number, now: Date
   const nowNs = dateNanos(now) + UNIX_TO_INTERNAL * 1_000_000_000n
   return sec * 1_000_000_000n + nsec < nowNs
 }
+
+/** A healthcheck value as EdgeVPN writes it: UTC RFC 3339 with whole seconds. */
+export function healthcheckTime(now: Date = new Date()): string {
+  return now.toISOString().replace(/\.\d+Z$/, 'Z')
+}

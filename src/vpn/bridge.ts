@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { peerBackend } from '../api/peer-backend.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
+import { healthcheckTime } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
 import { VpnRouter, type RouterStats } from './router.js'
 import { openTun, type Tun } from './tun.js'
@@ -42,6 +43,7 @@ export class Bridge {
   private router?: VpnRouter
   private timers: NodeJS.Timeout[] = []
   private machineIds?: { at: number; ids: Set<string> }
+  private readonly routes = new Map<string, { id: string | undefined; at: number }>()
   api?: ApiServer
 
   constructor(private readonly opts: BridgeOptions) {
@@ -104,8 +106,7 @@ export class Bridge {
   }
 
   private heartbeat(): void {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
-    this.opts.peer.ledger.put('healthcheck', this.opts.peer.id, now)
+    this.opts.peer.ledger.put('healthcheck', this.opts.peer.id, healthcheckTime())
   }
 
   /** Like EdgeVPN: (re)write our machines entry when it is missing or names another peer. */
@@ -125,7 +126,17 @@ export class Bridge {
     }
   }
 
+  /** The peer to route an address to; decisions are cached for a second (this runs for every outbound packet). */
   private owner(ip: string): string | undefined {
+    const now = Date.now()
+    const cached = this.routes.get(ip)
+    if (cached && now - cached.at < 1000) return cached.id
+    const id = this.lookupOwner(ip)
+    this.routes.set(ip, { id, at: now })
+    return id
+  }
+
+  private lookupOwner(ip: string): string | undefined {
     const text = this.opts.peer.ledger.getKey('machines', ip)
     if (text === undefined) return undefined
     let id: string
@@ -135,19 +146,9 @@ export class Bridge {
       return undefined
     }
     if (!id || id === this.opts.peer.id) return undefined
-    const ttl = this.opts.ownershipTtl ?? 0
-    if (ttl > 0 && this.opts.peer.effectiveMode !== 'off' && !this.isLive(id, ttl)) return undefined
+    // Like Go v0.35 senders: under ownership, only route to owners whose healthcheck is fresh.
+    if ((this.opts.ownershipTtl ?? 0) > 0 && !this.opts.peer.ledger.isOwnerLive(id)) return undefined
     return id
-  }
-
-  private isLive(id: string, ttlSeconds: number): boolean {
-    const text = this.opts.peer.ledger.getKey('healthcheck', id)
-    if (text === undefined) return false
-    try {
-      return Date.parse(JSON.parse(text) as string) + ttlSeconds * 1000 > Date.now()
-    } catch {
-      return false
-    }
   }
 
   /** Peers with a machines entry; rebuilt at most once a second (this runs for every inbound packet stream). */
