@@ -8,6 +8,15 @@ if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.lev
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
+/** One line out of oclif's multi-line parse errors. */
+function oneLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^(See more help|Note:|Alternatively)/.test(l))
+  const [first, ...rest] = lines
+  // "Missing 2 required args:" is followed by one "name  description" line per argument.
+  if (/^Missing \d+ required args?:?$/.test(first ?? '')) return `${first.replace(/:$/, '')}: ${rest.map((l) => l.split(/\s+/)[0]).join(', ')}`
+  return lines.join(': ')
+}
+
 /**
  * Every kairosctl command extends this: a --json flag, one-line errors with
  * meaningful exit codes, and progress output that only appears on a TTY.
@@ -34,9 +43,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     } catch (err) {
       // oclif parse errors are multi-line (the detail is on the second line) with a
       // help suggestion; keep one line that still says what was wrong.
-      const message = err instanceof Error
-        ? err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('See more help')).join(': ')
-        : String(err)
+      const message = err instanceof Error ? oneLine(err.message) : String(err)
       throw new UserError(message, { exitCode: ExitCode.Usage, hint: `see 'kairosctl ${this.id?.replace(/:/g, ' ') ?? ''} --help'` })
     }
   }

@@ -21,9 +21,10 @@ export const networkFlags = {
   'bootstrap-peer': Flags.string({
     description: 'Multiaddr of a peer to dial (repeatable; for air-gapped networks)',
     multiple: true,
+    multipleNonGreedy: true,
     env: 'EDGEVPNBOOTSTRAPPEERS',
   }),
-  listen: Flags.string({ description: 'libp2p listen multiaddr (repeatable)', multiple: true }),
+  listen: Flags.string({ description: 'libp2p listen multiaddr (repeatable)', multiple: true, multipleNonGreedy: true }),
   dht: Flags.boolean({ description: 'Discover peers through the DHT rendezvous', default: true, allowNo: true }),
   mdns: Flags.boolean({ description: 'Discover peers on the LAN with mDNS', default: true, allowNo: true }),
   identity: Flags.string({ description: 'Keep the peer identity in this file (created 0600 if missing)' }),
