@@ -5,6 +5,7 @@
  * bridge (10.1.0.254). Measures iperf3 TCP throughput (10 s) and ping RTT for
  * bridge -> A, A -> bridge, B -> A (the Go anchor) and raw veth A -> B (the ceiling),
  * and the bridge's RSS idle and under load. Usage: node --import tsx bench/bridge.ts
+ * (BENCH_BRIDGE_NODE_ARGS passes Node flags to the bridge, e.g. --cpu-prof)
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -31,7 +32,9 @@ try {
   const token = generateGoToken({ version })
   const a = await startGoPeer({ version, token, netns: na.ns, mdns: true, vpnAddress: '10.1.0.1/24', ownership: 'enforce' })
   const b = await startGoPeer({ version, token, netns: nb.ns, mdns: true, vpnAddress: '10.1.0.2/24', ownership: 'enforce' })
-  const bridge = net.spawn(nc.ns, process.execPath, [BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'id'), '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120'], { env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+  // BENCH_BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge.
+  const nodeArgs = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const bridge = net.spawn(nc.ns, process.execPath, [...nodeArgs, BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'id'), '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120'], { env: { ...process.env, NODE_NO_WARNINGS: '1' } })
   children.push(bridge)
   await waitUntil(async () => (await apiMachines(a.api)).some((m) => m.Address === '10.1.0.254'), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge announced' })
   await waitUntil(() => net.ping(nc.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge -> A' })
