@@ -11,13 +11,14 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { apiGet, apiPut, generateGoToken, goPeerBinary, startGoPeer, waitForKey, type GoPeer } from '../helpers/go-peer.js'
+import { demoKubeconfig } from '../../src/kairos/demo.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -85,32 +86,8 @@ function advertisement(at = new Date()): { Time: string } {
   return { Time: at.toISOString().replace(/\.?0+Z$/, 'Z') }
 }
 
-/** A k3s.yaml-shaped kubeconfig; the server is https://127.0.0.1:6443 as k3s writes it. */
-function k3sKubeconfig(): string {
-  const pem = (what: string) => Buffer.from(`-----BEGIN ${what}-----\n${randomBytes(300).toString('base64')}\n-----END ${what}-----\n`).toString('base64')
-  return [
-    'apiVersion: v1',
-    'clusters:',
-    '- cluster:',
-    `    certificate-authority-data: ${pem('CERTIFICATE')}`,
-    '    server: https://127.0.0.1:6443',
-    '  name: default',
-    'contexts:',
-    '- context:',
-    '    cluster: default',
-    '    user: default',
-    '  name: default',
-    'current-context: default',
-    'kind: Config',
-    'preferences: {}',
-    'users:',
-    '- name: default',
-    '  user:',
-    `    client-certificate-data: ${pem('CERTIFICATE')}`,
-    `    client-key-data: ${pem('EC PRIVATE KEY')}`,
-    '',
-  ].join('\n')
-}
+/** A k3s.yaml-shaped kubeconfig (server https://127.0.0.1:6443, as k3s writes it). */
+const k3sKubeconfig = demoKubeconfig
 
 // ---------------------------------------------------------------------------
 // Running the CLI.
