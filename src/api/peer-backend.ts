@@ -1,4 +1,5 @@
 import { encodeBlock } from '../ledger/block.js'
+import { goJsonStringify } from '../ledger/json.js'
 import type { EdgePeer } from '../peer/peer.js'
 import type { ApiBackend } from './server.js'
 
@@ -19,7 +20,6 @@ export function peerBackend(peer: EdgePeer, persistForMs = 20_000): ApiBackend {
     }, 2000)
     timer.unref()
   }
-  const goJson = (v: unknown): string => JSON.stringify(v)
   return {
     nodeId: () => peer.id,
     data: () => peer.ledger.currentData(),
@@ -31,7 +31,7 @@ export function peerBackend(peer: EdgePeer, persistForMs = 20_000): ApiBackend {
     persist: (bucket, key, value) =>
       keepAnnouncing(
         () => peer.ledger.put(bucket, key, value),
-        () => peer.ledger.getKey(bucket, key) === goJson(value),
+        () => peer.ledger.getKey(bucket, key) === goJsonStringify(value),
       ),
     persistJson: (bucket, key, value) =>
       keepAnnouncing(

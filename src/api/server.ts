@@ -3,6 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { LedgerData } from '../access.js'
 import { ExitCode, UserError } from '../errors.js'
+import { isLive } from '../ledger/policy.js'
 
 /** What the API serves; implemented over an EdgePeer by `peerBackend`. */
 export interface ApiBackend {
@@ -37,16 +38,8 @@ export class RawJson {
 
 /** Healthcheck entries younger than `windowMs` (EdgeVPN's AvailableNodes). */
 export function availableNodes(data: LedgerData, windowMs: number, now = Date.now()): string[] {
-  const out: string[] = []
-  for (const [id, text] of Object.entries(data.healthcheck ?? {})) {
-    try {
-      const t = Date.parse(JSON.parse(text) as string)
-      if (!Number.isNaN(t) && t + windowMs > now) out.push(id)
-    } catch {
-      // not a timestamp: not alive
-    }
-  }
-  return out
+  const health = data.healthcheck ?? {}
+  return Object.keys(health).filter((id) => isLive(health, id, windowMs / 1000, new Date(now)))
 }
 
 function parse<T>(text: string): T | undefined {

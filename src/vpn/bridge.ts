@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { peerBackend } from '../api/peer-backend.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
-import { healthcheckTime } from '../ledger/policy.js'
+import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
 import { VpnRouter, type RouterStats } from './router.js'
 import { openTun, type Tun } from './tun.js'
@@ -91,7 +91,7 @@ export class Bridge {
     const { peer } = this.opts
     try {
       const mine = peer.ledger.getKey('machines', this.ip)
-      if (mine !== undefined && (JSON.parse(mine) as MachineEntry).PeerID === peer.id) peer.ledger.delete('machines', this.ip)
+      if (mine !== undefined && ownerFromPeerId(this.ip, mine) === peer.id) peer.ledger.delete('machines', this.ip)
       if (peer.ledger.getKey('healthcheck', peer.id) !== undefined) peer.ledger.delete('healthcheck', peer.id)
       await peer.announce()
     } catch (err) {
@@ -113,14 +113,9 @@ export class Bridge {
   private announceMachine(): void {
     const { peer } = this.opts
     const current = peer.ledger.getKey('machines', this.ip)
-    let owner: string | undefined
-    try {
-      owner = current === undefined ? undefined : (JSON.parse(current) as MachineEntry).PeerID
-    } catch {
-      owner = undefined
-    }
+    const owner = current === undefined ? undefined : ownerFromPeerId(this.ip, current)
     if (owner !== peer.id) {
-      if (owner !== undefined) this.opts.log?.(`address ${this.ip} is announced by ${owner}; claiming it`)
+      if (owner) this.opts.log?.(`address ${this.ip} is announced by ${owner}; claiming it`)
       peer.ledger.put('machines', this.ip, this.machine())
       void peer.announce()
     }
@@ -139,12 +134,7 @@ export class Bridge {
   private lookupOwner(ip: string): string | undefined {
     const text = this.opts.peer.ledger.getKey('machines', ip)
     if (text === undefined) return undefined
-    let id: string
-    try {
-      id = (JSON.parse(text) as MachineEntry).PeerID
-    } catch {
-      return undefined
-    }
+    const id = ownerFromPeerId(ip, text)
     if (!id || id === this.opts.peer.id) return undefined
     // Like Go v0.35 senders: under ownership, only route to owners whose healthcheck is fresh.
     if ((this.opts.ownershipTtl ?? 0) > 0 && !this.opts.peer.ledger.isOwnerLive(id)) return undefined
@@ -156,13 +146,7 @@ export class Bridge {
     const now = Date.now()
     if (!this.machineIds || now - this.machineIds.at > 1000) {
       const ids = new Set<string>()
-      for (const text of Object.values(this.opts.peer.ledger.currentData().machines ?? {})) {
-        try {
-          ids.add((JSON.parse(text) as MachineEntry).PeerID)
-        } catch {
-          // not a machine value
-        }
-      }
+      for (const [ip, text] of Object.entries(this.opts.peer.ledger.currentData().machines ?? {})) ids.add(ownerFromPeerId(ip, text))
       this.machineIds = { at: now, ids }
     }
     return this.machineIds.ids.has(id)
