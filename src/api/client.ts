@@ -1,6 +1,47 @@
 import http from 'node:http'
 import { ExitCode, UserError } from '../errors.js'
 
+/** GET /api/summary (Go's types.Summary). */
+export interface ApiSummary {
+  Files: number
+  Machines: number
+  Users: number
+  Services: number
+  /** Index of the node's last ledger block. */
+  BlockChain: number
+  /** Peers subscribed to the network's gossip topic. */
+  OnChainNodes: number
+  /** Peers in the node's peer store (Go counts the node itself too). */
+  Peers: number
+  NodeID: string
+}
+
+/** An entry of GET /api/machines: the machines bucket value plus the node's view of it. */
+export interface ApiMachine {
+  PeerID: string
+  Hostname: string
+  OS: string
+  Arch: string
+  /** VPN address. */
+  Address: string
+  Version: string
+  /**
+   * The node has a libp2p connection to the machine. Go's API never sets it (it
+   * casts the base58 PeerID text to a peer.ID instead of decoding it).
+   */
+  Connected: boolean
+  /** The machine is subscribed to the network's gossip topic. */
+  OnChain: boolean
+  /** Healthcheck within the last 20 minutes. */
+  Online: boolean
+}
+
+/** An entry of GET /api/peerstore. */
+export interface ApiPeer {
+  ID: string
+  Online: boolean
+}
+
 /**
  * A client for the EdgeVPN HTTP API (Go `edgevpn api`, a Kairos node's
  * socket, or our own bridge). Accepts `http://host:port`, a bare
@@ -77,6 +118,29 @@ export class ApiClient {
     await this.delete(key === undefined ? `/api/ledger/${seg(bucket)}` : `/api/ledger/${seg(bucket)}/${seg(key)}`)
   }
 
+  // --- node status -----------------------------------------------------------
+  // Go nodes and older versions may leave fields out, hence the Partial types.
+
+  /** The node's identity, ledger height and peer counts. */
+  summary(timeoutMs?: number): Promise<Partial<ApiSummary>> {
+    return this.get<Partial<ApiSummary> | null>('/api/summary', timeoutMs).then((v) => v ?? {})
+  }
+
+  /** The machines bucket, with the node's view of each machine's connectivity. */
+  machines(timeoutMs?: number): Promise<Partial<ApiMachine>[]> {
+    return this.get<Partial<ApiMachine>[] | null>('/api/machines', timeoutMs).then((v) => v ?? [])
+  }
+
+  /** Every peer in the node's peer store. */
+  peerstore(timeoutMs?: number): Promise<Partial<ApiPeer>[]> {
+    return this.get<Partial<ApiPeer>[] | null>('/api/peerstore', timeoutMs).then((v) => v ?? [])
+  }
+
+  /** One bucket: key → Data text; empty when the bucket is missing (the API answers null). */
+  ledgerBucket(bucket: string, timeoutMs?: number): Promise<Record<string, string>> {
+    return this.get<Record<string, string> | null>(`/api/ledger/${seg(bucket)}`, timeoutMs).then((v) => v ?? {})
+  }
+
   private request(method: string, path: string, timeoutMs: number, body?: string): Promise<string> {
     const url = new URL(path, this.base)
     return new Promise((resolve, reject) => {
@@ -109,7 +173,7 @@ export class ApiClient {
             : err.code === 'EACCES'
               ? 'permission denied on the socket: try sudo'
               : undefined
-        reject(new UserError(`cannot reach the EdgeVPN API at ${this.address}: ${err.code ?? err.message}`, { hint }))
+        reject(new UserError(`cannot reach the EdgeVPN API at ${this.address}: ${err.code ?? err.message}`, { hint, cause: err }))
       })
       if (body) req.write(body)
       req.end()

@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs'
+import { Flags } from '@oclif/core'
+import { BaseCommand } from '../cli/base.js'
+import { KAIROS_SOCKET, networkFlags, openLedger, type NetworkFlagValues } from '../cli/network.js'
+import type { PeerLedgerAccess } from '../peer/access.js'
+import { DEFAULT_BRIDGE_API, gatherStatus, renderStatus } from '../status.js'
+
+export default class Status extends BaseCommand<typeof Status> {
+  static override summary = "Show this node, its peers, the VPN's machines and their liveness, and the ledger height"
+  static override description =
+    `Reads a running node's EdgeVPN API: the bridge's (${DEFAULT_BRIDGE_API}, then ${KAIROS_SOCKET} when present) unless --api names another. ` +
+    'With --network-token it joins the network as a short-lived peer instead and reports what that peer sees. ' +
+    'A machine is live while its healthcheck is younger than 480 s.'
+  static override examples = [
+    '<%= config.bin %> status',
+    '<%= config.bin %> status --api unix:///run/edgevpn-kairos.sock --json',
+    '<%= config.bin %> status --network-token "$TOKEN" --verbose',
+  ]
+  static override flags = {
+    ...networkFlags,
+    api: Flags.string({
+      description: `EdgeVPN API to read (http://HOST:PORT or unix:///path; default ${DEFAULT_BRIDGE_API}, the bridge's)`,
+      env: 'EDGEVPN_API',
+      exclusive: ['network-token'],
+    }),
+    verbose: Flags.boolean({ char: 'v', description: 'Show full peer IDs, OS/arch and version of each machine' }),
+  }
+
+  async run(): Promise<void> {
+    const f = this.flags
+    const network = f as unknown as NetworkFlagValues
+    const progress = (line: string): void => this.progress(line)
+    const status = await gatherStatus({
+      api: f.api,
+      join: f['network-token'] ? async () => (await openLedger(network, progress)) as PeerLedgerAccess : undefined,
+      kairosSocket: { path: KAIROS_SOCKET, exists: () => existsSync(KAIROS_SOCKET) },
+      timeoutMs: Math.min(f.timeout, 10) * 1000,
+      progress,
+    })
+    this.clearProgress()
+    if (f.json) return this.printJson(status)
+    process.stdout.write(renderStatus(status, { verbose: f.verbose }))
+  }
+}
