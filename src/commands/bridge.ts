@@ -8,17 +8,18 @@ import { readToken } from '../cli/flags.js'
 import { networkFlags } from '../cli/network.js'
 import { ExitCode, UsageError, UserError } from '../errors.js'
 import type { OwnershipSetting } from '../peer/peer.js'
-import { runBridge, type RunningBridge } from '../vpn/bridge.js'
+import { DhcpAborted, runBridge, type RunningBridge } from '../vpn/bridge.js'
 
 const { api: _api, timeout: _timeout, ...peerFlags } = networkFlags
 
 export default class Bridge extends BaseCommand<typeof Bridge> {
   static override summary = "Connect this machine to the cluster's VPN through a local TUN device"
   static override description =
-    'Joins the network as a peer, creates a TUN interface with a VPN address, announces it in the ledger so nodes route to it, and serves an EdgeVPN-compatible API. Needs root or CAP_NET_ADMIN unless --no-tun. Stops cleanly on SIGINT/SIGTERM.'
+    'Joins the network as a peer, creates a TUN interface with a VPN address, announces it in the ledger so nodes route to it, and serves an EdgeVPN-compatible API. Needs root or CAP_NET_ADMIN unless --no-tun. With --dhcp the address comes from a lease file or, like EdgeVPN\'s DHCP, from the network (the highest address in use + 1; needs at least one other live node). Stops cleanly on SIGINT/SIGTERM.'
   static override examples = [
     'sudo <%= config.bin %> bridge --network-token "$TOKEN"',
     '<%= config.bin %> bridge --network-token "$TOKEN" --no-tun --api unix:///tmp/kairos.sock',
+    'sudo <%= config.bin %> bridge --network-token "$TOKEN" --dhcp',
   ]
   static override flags = {
     ...peerFlags,
@@ -27,7 +28,13 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
       default: join(homedir(), '.config', 'kairosctl', 'bridge-identity'),
     }),
     interface: Flags.string({ description: 'TUN interface name', default: 'kairos0', env: 'IFACE' }),
-    address: Flags.string({ description: 'VPN address with prefix length', default: '10.1.0.254/24', env: 'ADDRESS' }),
+    address: Flags.string({ description: 'VPN address with prefix length (with --dhcp: the address taken when no machine has one yet, and the prefix length)', default: '10.1.0.254/24', env: 'ADDRESS' }),
+    dhcp: Flags.boolean({ description: "Take the VPN address from a lease, or from the network like EdgeVPN's --dhcp, instead of --address", env: 'DHCP' }),
+    'lease-dir': Flags.string({
+      description: 'With --dhcp: directory of the lease files, one per network (/tmp/kairos shares the Go kairosctl bridge\'s leases)',
+      default: join(homedir(), '.config', 'kairosctl', 'leases'),
+    }),
+    'dhcp-timeout': Flags.integer({ description: 'With --dhcp: give up after this many seconds without an address (0: wait as long as the bridge runs)', default: 0, min: 0 }),
     mtu: Flags.integer({ description: 'Interface MTU', default: 1200, min: 576, max: 65535 }),
     tun: Flags.boolean({ description: 'Create the TUN device (--no-tun runs only the peer and the API, without privileges)', default: true, allowNo: true }),
     api: Flags.string({ description: 'API listen address: HOST:PORT or unix:///path ("" to disable)', default: '127.0.0.1:8080' }),
@@ -50,6 +57,24 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     const info = (line: string): void => {
       if (!f.json) process.stderr.write(line + '\n')
     }
+
+    // Signals are handled from the start: a bridge still waiting for a DHCP address stops as cleanly as a running one.
+    const stop = new AbortController()
+    let force: NodeJS.Timeout | undefined
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stop.signal.aborted) return
+      info(`${sig}: withdrawing announcements and removing ${f.tun ? f.interface : 'the peer'}…`)
+      // Never hang on shutdown: give cleanup 10 s.
+      force = setTimeout(() => {
+        process.stderr.write('error: cleanup did not finish within 10s; exiting\n')
+        process.exit(ExitCode.Failure)
+      }, 10_000)
+      force.unref()
+      stop.abort(sig)
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+
     let running: RunningBridge
     try {
       running = await runBridge({
@@ -65,47 +90,41 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
         },
         tun: f.tun ? { name: f.interface, mtu: f.mtu } : undefined,
         address: f.address,
+        dhcp: f.dhcp ? { leaseDir: f['lease-dir'], timeoutMs: f['dhcp-timeout'] * 1000 } : undefined,
         api,
         ownershipTtl: f['ownership-ttl'],
+        signal: stop.signal,
         log: (msg) => info(chalk.dim(msg)),
       })
     } catch (err) {
+      if (err instanceof DhcpAborted) {
+        clearTimeout(force)
+        if (f.json) this.printJson({ state: 'down', address: null })
+        else info('bridge down (stopped before DHCP assigned an address)')
+        return
+      }
       if (err instanceof UserError) throw err
       throw new UserError(`the bridge could not start: ${(err as Error).message}`)
     }
     const summary = {
       peerId: running.peer.id,
       interface: running.tun ? f.interface : null,
-      address: f.address,
+      address: running.address,
+      addressSource: running.addressSource,
+      leaseFile: running.leaseFile ?? null,
       api: running.api?.address ?? null,
       listen: running.peer.host.getMultiaddrs().map(String),
     }
     if (f.json) this.printJson({ state: 'up', ...summary })
     else {
-      info(`${chalk.green('bridge up')}: ${summary.interface ? `${summary.interface} ${f.address}` : `no TUN (${f.address} announced)`}, peer ${summary.peerId}`)
+      const from = { flag: '', lease: ' (from the lease)', dhcp: ' (from DHCP)', ledger: ' (from the ledger)' }[running.addressSource]
+      info(`${chalk.green('bridge up')}: ${summary.interface ? `${summary.interface} ${running.address}` : `no TUN (${running.address} announced)`}${from}, peer ${summary.peerId}`)
       if (summary.api) info(`API: ${summary.api}`)
     }
 
-    await new Promise<void>((resolve) => {
-      let signalled = false
-      const shutdown = (sig: string): void => {
-        if (signalled) return
-        signalled = true
-        info(`${sig}: withdrawing announcements and removing ${summary.interface ?? 'the peer'}…`)
-        // Never hang on shutdown: give cleanup 10 s.
-        const force = setTimeout(() => {
-          process.stderr.write('error: cleanup did not finish within 10s; exiting\n')
-          process.exit(ExitCode.Failure)
-        }, 10_000)
-        force.unref()
-        void running.stop().finally(() => {
-          clearTimeout(force)
-          resolve()
-        })
-      }
-      process.once('SIGINT', () => shutdown('SIGINT'))
-      process.once('SIGTERM', () => shutdown('SIGTERM'))
-    })
+    if (!stop.signal.aborted) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
+    await running.stop()
+    clearTimeout(force)
     if (f.json) this.printJson({ state: 'down' })
     else info('bridge down')
   }

@@ -1,17 +1,20 @@
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { peerBackend } from '../api/peer-backend.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
+import { UserError } from '../errors.js'
 import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
+import { DhcpAborted, leasePath, negotiate, readLease, writeLease } from './dhcp.js'
 import { VpnRouter, type RouterStats } from './router.js'
-import { openTun, type Tun } from './tun.js'
+import { addTunAddress, openTun, type Tun } from './tun.js'
 
 export interface BridgeOptions {
   peer: EdgePeer
   /** The TUN device; undefined runs the peer (and its API) without a data plane. */
   tun?: Tun
-  /** This machine's VPN address with prefix, e.g. 10.1.0.254/24. */
-  address: string
+  /** This machine's VPN address with prefix, e.g. 10.1.0.254/24; undefined until assignAddress() (DHCP). */
+  address?: string
   /** Healthcheck period (Go's kairosctl bridge: 20 s). */
   heartbeatMs?: number
   /** How often the machines entry is checked and re-announced. */
@@ -39,7 +42,7 @@ export interface MachineEntry {
  * TUN packets to their owners and accepts theirs.
  */
 export class Bridge {
-  readonly ip: string
+  private cidr?: string
   private router?: VpnRouter
   private timers: NodeJS.Timeout[] = []
   private machineIds?: { at: number; ids: Set<string> }
@@ -47,24 +50,39 @@ export class Bridge {
   api?: ApiServer
 
   constructor(private readonly opts: BridgeOptions) {
-    this.ip = opts.address.split('/')[0]
+    this.cidr = opts.address
+  }
+
+  /** The VPN address with prefix, once known. */
+  get address(): string | undefined {
+    return this.cidr
+  }
+
+  /** The VPN address without prefix, once known. */
+  get ip(): string | undefined {
+    return this.cidr?.split('/')[0]
   }
 
   get stats(): RouterStats | undefined {
     return this.router?.stats
   }
 
-  machine(): MachineEntry {
+  machine(ip: string): MachineEntry {
     return {
       PeerID: this.opts.peer.id,
       Hostname: hostname(),
       OS: process.platform,
       Arch: GOARCH[process.arch] ?? process.arch,
-      Address: this.ip,
+      Address: ip,
       Version: 'kairosctl',
     }
   }
 
+  /**
+   * Starts the healthcheck, the router and, once the address is known, the
+   * machines entry. Without an address the bridge is a live node without a
+   * machines entry, which is what EdgeVPN's DHCP looks for.
+   */
   async start(): Promise<void> {
     const { peer } = this.opts
     this.heartbeat()
@@ -84,14 +102,22 @@ export class Bridge {
     }
   }
 
+  /** Sets the address of a bridge started without one (DHCP) and announces it. */
+  assignAddress(cidr: string): void {
+    if (this.cidr !== undefined) throw new Error(`the bridge already has the address ${this.cidr}`)
+    this.cidr = cidr
+    this.announceMachine()
+  }
+
   /** Removes our entries from the ledger (announced once, best effort) and stops routing. */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t)
     await this.router?.stop()
     const { peer } = this.opts
     try {
-      const mine = peer.ledger.getKey('machines', this.ip)
-      if (mine !== undefined && ownerFromPeerId(this.ip, mine) === peer.id) peer.ledger.delete('machines', this.ip)
+      const ip = this.ip
+      const mine = ip === undefined ? undefined : peer.ledger.getKey('machines', ip)
+      if (ip !== undefined && mine !== undefined && ownerFromPeerId(ip, mine) === peer.id) peer.ledger.delete('machines', ip)
       if (peer.ledger.getKey('healthcheck', peer.id) !== undefined) peer.ledger.delete('healthcheck', peer.id)
       await peer.announce()
     } catch (err) {
@@ -112,11 +138,13 @@ export class Bridge {
   /** Like EdgeVPN: (re)write our machines entry when it is missing or names another peer. */
   private announceMachine(): void {
     const { peer } = this.opts
-    const current = peer.ledger.getKey('machines', this.ip)
-    const owner = current === undefined ? undefined : ownerFromPeerId(this.ip, current)
+    const ip = this.ip
+    if (ip === undefined) return
+    const current = peer.ledger.getKey('machines', ip)
+    const owner = current === undefined ? undefined : ownerFromPeerId(ip, current)
     if (owner !== peer.id) {
-      if (owner) this.opts.log?.(`address ${this.ip} is announced by ${owner}; claiming it`)
-      peer.ledger.put('machines', this.ip, this.machine())
+      if (owner) this.opts.log?.(`address ${ip} is announced by ${owner}; claiming it`)
+      peer.ledger.put('machines', ip, this.machine(ip))
       void peer.announce()
     }
   }
@@ -153,40 +181,84 @@ export class Bridge {
   }
 }
 
+export interface DhcpSettings {
+  /** Directory of the lease files (one per network, named after the token). */
+  leaseDir: string
+  /** Give up negotiating after this many milliseconds (undefined or 0: wait as long as the bridge runs). */
+  timeoutMs?: number
+  /** Milliseconds between DHCP rounds (default 5000, as EdgeVPN). */
+  intervalMs?: number
+}
+
 export interface RunBridgeOptions {
   peer: Omit<PeerOptions, 'log'>
   /** TUN settings; undefined for --no-tun. */
   tun?: { name: string; mtu: number }
+  /**
+   * The VPN address with prefix. With `dhcp`, its IP is only the default
+   * that EdgeVPN's DHCP takes when no machine has an address yet, and its
+   * prefix length is kept for the negotiated address.
+   */
   address: string
+  /** Take the address from a lease or EdgeVPN's DHCP instead of `address`. */
+  dhcp?: DhcpSettings
   /** API listen address (HOST:PORT or unix:///path); undefined disables the API. */
   api?: string
   ownershipTtl?: number
+  /** Stops a start that is still waiting (for a DHCP address); runBridge then rejects with DhcpAborted. */
+  signal?: AbortSignal
   log?: (msg: string) => void
 }
+
+/** Where the bridge's address came from. */
+export type AddressSource = 'flag' | 'lease' | 'dhcp' | 'ledger'
 
 export interface RunningBridge {
   bridge: Bridge
   peer: EdgePeer
   tun?: Tun
   api?: ApiServer
+  /** The VPN address with prefix, e.g. 10.1.0.2/24. */
+  address: string
+  addressSource: AddressSource
+  /** The lease file (with DHCP). */
+  leaseFile?: string
   /** Withdraws the announcements, closes the API, the peer and the TUN device. */
   stop(): Promise<void>
 }
 
+export { DhcpAborted }
+
 /**
  * Brings a bridge up in the order that fails fastest on operator errors: the
- * TUN device (privileges), the peer, then the API (port in use). Whatever was
- * opened is closed again when a later step fails.
+ * lease (a damaged file), the TUN device (privileges), the peer, then the API
+ * (port in use). Whatever was opened is closed again when a later step fails.
+ *
+ * With DHCP and no lease, the TUN device comes up without an address and the
+ * bridge runs as a live node without a machines entry until EdgeVPN's DHCP
+ * lets it take one; then the address is added to the device, written to the
+ * lease file and announced.
  */
 export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> {
   const opened: (() => Promise<void>)[] = []
   const unwind = async (): Promise<void> => {
     for (const close of opened.reverse()) await close().catch(() => {})
   }
+  const [flagIp, prefix] = opts.address.split('/')
+  let address: string | undefined = opts.address
+  let addressSource: AddressSource = 'flag'
+  let leaseFile: string | undefined
+  if (opts.dhcp) {
+    const lease = readLease(opts.dhcp.leaseDir, opts.peer.token)
+    leaseFile = leasePath(opts.dhcp.leaseDir, opts.peer.token)
+    address = lease === undefined ? undefined : `${lease}/${prefix}`
+    addressSource = 'lease'
+    if (lease !== undefined) opts.log?.(`DHCP: reusing the lease ${lease} from ${leaseFile}`)
+  }
   try {
     let tun: Tun | undefined
     if (opts.tun) {
-      tun = await openTun({ name: opts.tun.name, mtu: opts.tun.mtu, address: opts.address })
+      tun = await openTun({ name: opts.tun.name, mtu: opts.tun.mtu, address })
       opened.push(() => tun!.close())
     }
     const peer = await EdgePeer.start({ ...opts.peer, log: (level, msg) => level !== 'debug' && opts.log?.(msg) })
@@ -196,18 +268,41 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
       api = await startApiServer(peerBackend(peer), opts.api)
       opened.push(() => api!.close())
     }
-    const bridge = new Bridge({ peer, tun, address: opts.address, ownershipTtl: opts.ownershipTtl, log: opts.log })
+    const bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, log: opts.log })
+    opened.push(() => bridge.stop())
     await bridge.start()
+    if (address === undefined) {
+      const dhcp = opts.dhcp!
+      opts.log?.(`DHCP: no lease in ${dhcp.leaseDir}; negotiating an address with the network (peer ${peer.id})`)
+      const got = await negotiate({ peer, defaultIp: flagIp, intervalMs: dhcp.intervalMs, timeoutMs: dhcp.timeoutMs, signal: opts.signal, log: opts.log })
+      if (isIP(got.ip) !== 4) {
+        throw new UserError(`DHCP chose ${got.ip}, which is not an IPv4 address (the highest address in machines is not IPv4)`, { hint: 'pass a fixed --address without --dhcp' })
+      }
+      address = `${got.ip}/${prefix}`
+      addressSource = got.source === 'ledger' ? 'ledger' : 'dhcp'
+      if (tun) await addTunAddress(tun, address)
+      bridge.assignAddress(address)
+      try {
+        leaseFile = writeLease(dhcp.leaseDir, opts.peer.token, got.ip)
+      } catch (err) {
+        opts.log?.(`could not save the DHCP lease in ${dhcp.leaseDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): the next start negotiates again`)
+      }
+    }
     let stopping: Promise<void> | undefined
     return {
       bridge,
       peer,
       tun,
       api,
-      stop: () => (stopping ??= bridge.stop().finally(unwind)),
+      address,
+      addressSource,
+      leaseFile,
+      // bridge.stop() is the last step pushed to `opened`, so unwinding runs it first.
+      stop: () => (stopping ??= unwind()),
     }
   } catch (err) {
     await unwind()
     throw err
   }
 }
+

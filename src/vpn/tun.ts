@@ -29,8 +29,8 @@ export interface TunOptions {
   name: string
   /** Interface MTU. */
   mtu: number
-  /** Address with prefix length, e.g. `10.1.0.254/24` (IPv4 or IPv6). */
-  address: string
+  /** Address with prefix length, e.g. `10.1.0.254/24` (IPv4 or IPv6); omit to assign one later with addTunAddress. */
+  address?: string
   /** I/O mode; default `event`, falling back to `threadpool` when unavailable. Env: KAIROSCTL_TUN_IO. */
   io?: TunIo
   /** Packets read from the device but not yet taken by `read()` before reading pauses (event mode; default 512). */
@@ -42,6 +42,7 @@ export interface Tun extends AsyncIterable<Uint8Array> {
   /** The device's file descriptor (-1 once closed). */
   readonly fd: number
   readonly mtu: number
+  /** The address with prefix length; '' while none is assigned. */
   readonly address: string
   readonly io: TunIo
   readonly closed: boolean
@@ -128,6 +129,7 @@ export function validateTunOptions(options: TunOptions): void {
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
     throw new UsageError(`invalid MTU ${mtu}`, 'use an integer from 68 to 65535')
   }
+  if (address === undefined) return
   const [ip, prefix, ...extra] = address.split('/')
   const family = isIP(ip ?? '')
   const bits = Number(prefix)
@@ -231,7 +233,7 @@ export async function openTun(options: TunOptions): Promise<Tun> {
   const tun = io === 'event' ? new EventTun(name, fd, options, pipe!, options.queueLimit ?? 512) : new ThreadpoolTun(name, fd, options)
   try {
     await ip(['link', 'set', 'dev', name, 'mtu', String(options.mtu)])
-    await ip(['address', 'add', options.address, 'dev', name])
+    if (options.address !== undefined) await ip(['address', 'add', options.address, 'dev', name])
     await ip(['link', 'set', 'dev', name, 'up'])
   } catch (err) {
     await tun.close()
@@ -240,9 +242,20 @@ export async function openTun(options: TunOptions): Promise<Tun> {
   return tun
 }
 
+/**
+ * Assigns an address (with prefix length) to a device opened without one,
+ * e.g. once the bridge's DHCP has picked it.
+ */
+export async function addTunAddress(tun: Tun, address: string): Promise<void> {
+  validateTunOptions({ name: tun.name, mtu: tun.mtu, address })
+  if (tun.closed) throw new UserError(`TUN device ${tun.name} is closed`)
+  await ip(['address', 'add', address, 'dev', tun.name])
+  if (tun instanceof TunBase) tun.address = address
+}
+
 abstract class TunBase implements Tun {
   readonly mtu: number
-  readonly address: string
+  address: string
   abstract readonly io: TunIo
   protected fdValue: number
   protected isClosed = false
@@ -255,7 +268,7 @@ abstract class TunBase implements Tun {
   ) {
     this.fdValue = fd
     this.mtu = options.mtu
-    this.address = options.address
+    this.address = options.address ?? ''
   }
 
   get fd(): number {

@@ -154,6 +154,13 @@ export interface StartGoPeerOptions {
   vpnAddress?: string;
   /** TUN interface name for VPN peers (default edgevpn0). */
   vpnInterface?: string;
+  /**
+   * `--dhcp` for VPN peers: the node negotiates its address over the ledger
+   * (`vpnAddress` is then only its default). Needs `vpnAddress`.
+   */
+  dhcp?: boolean;
+  /** `--lease-dir` for `dhcp` (default: a directory in the node's temporary home). */
+  leaseDir?: string;
   /** Run inside `ip netns exec NAME`. */
   netns?: string;
   /** mDNS discovery (default false; only allowed inside a namespace). */
@@ -288,6 +295,7 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
     throw new Error('DHT needs local bootstrapPeers: without them kad-dht bootstraps from public IPFS peers');
   }
   if (options.vpnAddress && !inNetns) throw new Error('VPN peers create a TUN and routes: run them in a namespace (netns)');
+  if (options.dhcp && !options.vpnAddress) throw new Error('dhcp needs vpnAddress (the default address of a VPN peer)');
   if (!inNetns) {
     for (const addr of [...(options.listen ?? []), ...bootstrapPeers]) {
       if (!isLocalMultiaddr(addr)) throw new Error(`host peers may only use loopback multiaddrs, got ${addr}`);
@@ -331,6 +339,7 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
       '--aliveness-healthcheck-interval',
       healthInterval,
     );
+    if (options.dhcp) args.push('--dhcp', '--lease-dir', options.leaseDir ?? join(workDir, 'leases'));
   } else {
     args.push('api', '--listen', apiListen);
     if (options.healthchecks ?? true) {
