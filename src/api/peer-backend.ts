@@ -20,13 +20,27 @@ export function peerBackend(peer: EdgePeer, persistForMs = 20_000): ApiBackend {
     }, 2000)
     timer.unref()
   }
+  // The peer store is read asynchronously; the API answers from the latest
+  // snapshot (refreshed at most once a second) plus the current connections.
+  let stored: string[] = []
+  let storedAt = 0
+  const knownPeers = (): string[] => {
+    if (Date.now() - storedAt > 1000) {
+      storedAt = Date.now()
+      peer.host.peerStore.all().then(
+        (list) => (stored = list.map((p) => p.id.toString())),
+        () => undefined,
+      )
+    }
+    return [...new Set([peer.id, ...stored, ...peer.knownPeers()])]
+  }
   return {
     nodeId: () => peer.id,
     data: () => peer.ledger.currentData(),
     lastBlockJson: () => encodeBlock(peer.ledger.lastBlock(), { legacy: false }),
     index: () => peer.ledger.lastBlock().index,
     topicPeers: () => peer.topicPeers(),
-    knownPeers: () => peer.knownPeers(),
+    knownPeers,
     isConnected: (id) => peer.isConnected(id),
     persist: (bucket, key, value) =>
       keepAnnouncing(

@@ -3,6 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { LedgerData } from '../access.js'
 import { ExitCode, UserError } from '../errors.js'
+import { goFields, goFieldKey, goJsonStringify, isJsonObject, parseJson, parseJsonMembers, type JsonValue } from '../ledger/json.js'
 import { isLive } from '../ledger/policy.js'
 
 /** What the API serves; implemented over an EdgePeer by `peerBackend`. */
@@ -14,7 +15,7 @@ export interface ApiBackend {
   index(): number
   /** Peers subscribed to the network's gossip topic ("on chain"). */
   topicPeers(): string[]
-  /** Every peer the host knows of. */
+  /** Every peer in the host's peer store; like Go's peer store, this node is one of them. */
   knownPeers(): string[]
   isConnected(peerId: string): boolean
   /** Stores a string value as a JSON string and keeps announcing it for a while, like EdgeVPN's Persist. */
@@ -25,9 +26,21 @@ export interface ApiBackend {
   deleteBucket(bucket: string): void
 }
 
-/** DNS record types by name and by number, as EdgeVPN stores them (numeric keys). */
-const DNS_TYPES: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33 }
-const DNS_NAMES = Object.fromEntries(Object.entries(DNS_TYPES).map(([k, v]) => [String(v), k]))
+/**
+ * DNS record types as the Go DNS library names them (EdgeVPN stores a record
+ * set as a JSON object keyed by the type's number, and its API shows names).
+ */
+const DNS_TYPES: Record<string, number> = {
+  None: 0, A: 1, NS: 2, MD: 3, MF: 4, CNAME: 5, SOA: 6, MB: 7, MG: 8, MR: 9, NULL: 10, PTR: 12, HINFO: 13, MINFO: 14, MX: 15,
+  TXT: 16, RP: 17, AFSDB: 18, X25: 19, ISDN: 20, RT: 21, 'NSAP-PTR': 23, SIG: 24, KEY: 25, PX: 26, GPOS: 27, AAAA: 28, LOC: 29,
+  NXT: 30, EID: 31, NIMLOC: 32, SRV: 33, ATMA: 34, NAPTR: 35, KX: 36, CERT: 37, DNAME: 39, OPT: 41, APL: 42, DS: 43, SSHFP: 44,
+  IPSECKEY: 45, RRSIG: 46, NSEC: 47, DNSKEY: 48, DHCID: 49, NSEC3: 50, NSEC3PARAM: 51, TLSA: 52, SMIMEA: 53, HIP: 55, NINFO: 56,
+  RKEY: 57, TALINK: 58, CDS: 59, CDNSKEY: 60, OPENPGPKEY: 61, CSYNC: 62, ZONEMD: 63, SVCB: 64, HTTPS: 65, SPF: 99, UINFO: 100,
+  UID: 101, GID: 102, UNSPEC: 103, NID: 104, L32: 105, L64: 106, LP: 107, EUI48: 108, EUI64: 109, NXNAME: 128, TKEY: 249,
+  TSIG: 250, IXFR: 251, AXFR: 252, MAILB: 253, MAILA: 254, ANY: 255, URI: 256, CAA: 257, AVC: 258, AMTRELAY: 260, RESINFO: 261,
+  TA: 32768, DLV: 32769, Reserved: 65535,
+}
+const DNS_NAMES = new Map(Object.entries(DNS_TYPES).map(([k, v]) => [String(v), k]))
 
 const ANNOUNCING = { State: 'Announcing' }
 
@@ -42,56 +55,94 @@ export function availableNodes(data: LedgerData, windowMs: number, now = Date.no
   return Object.keys(health).filter((id) => isLive(health, id, windowMs / 1000, new Date(now)))
 }
 
-function parse<T>(text: string): T | undefined {
+/**
+ * What Go's json.Unmarshal makes of a ledger value decoded into a struct of
+ * string fields: names matched case-insensitively, the last match wins,
+ * non-string values skipped; anything but a JSON object gives the zero struct.
+ * EdgeVPN's API answers with such structs, never with the stored JSON itself.
+ */
+export function goStruct<F extends string>(text: string, fields: readonly F[]): Record<F, string> {
+  const out = Object.fromEntries(fields.map((f) => [f, ''])) as Record<F, string>
+  const byKey = new Map(fields.map((f) => [goFieldKey(f), f]))
+  let members: ReturnType<typeof parseJsonMembers>
   try {
-    return JSON.parse(text) as T
+    members = parseJsonMembers(text)
   } catch {
-    return undefined
+    return out
   }
+  for (const [k, v] of members ?? []) {
+    const field = byKey.get(goFieldKey(k))
+    if (field !== undefined && typeof v === 'string') out[field] = v
+  }
+  return out
 }
 
-interface MachineValue {
-  PeerID?: string
-  Hostname?: string
-  OS?: string
-  Arch?: string
-  Address?: string
-  Version?: string
+const MACHINE_FIELDS = ['PeerID', 'Hostname', 'OS', 'Arch', 'Address', 'Version'] as const
+/** The Go struct each list endpoint decodes its bucket's values into. */
+const LIST_FIELDS = {
+  users: ['PeerID', 'Timestamp'],
+  services: ['PeerID', 'Name'],
+  files: ['PeerID', 'Name'],
+} as const
+
+/** Marks a plain object as a Go map: its keys are written sorted, as Go's encoder does. */
+const GO_MAP = Symbol('go map')
+function goMap<T extends object>(obj: T): T {
+  Object.defineProperty(obj, GO_MAP, { value: true, enumerable: false })
+  return obj
 }
 
-/** Routes EdgeVPN's API paths to the backend; returns [status, body] or undefined for 404. */
+/** Go's JSON for a response body: struct fields in the order built, map keys sorted, Go's string escapes. */
+export function encodeBody(body: unknown): string {
+  if (body instanceof RawJson) return body.text
+  const toGo = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(toGo)
+    if (v === null || typeof v !== 'object') return v
+    if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, toGo(x)]))
+    const entries = Object.entries(v).map(([k, x]) => [k, toGo(x)] as const)
+    return (v as { [GO_MAP]?: boolean })[GO_MAP] ? new Map(entries) : Object.fromEntries(entries)
+  }
+  return goJsonStringify(toGo(body))
+}
+
+function ledgerView(data: LedgerData): LedgerData {
+  return goMap(Object.fromEntries(Object.entries(data).map(([b, kv]) => [b, goMap({ ...kv })])))
+}
+
+/**
+ * Routes EdgeVPN's API paths to the backend; returns [status, body], or
+ * undefined when no route matches (the server then answers as EdgeVPN's does:
+ * 404 for GET, 405 for other methods). `path` is what EdgeVPN's router sees
+ * (see {@link routedPath}); like its router, segments are not decoded here,
+ * inner segments may be empty and the last one may not.
+ */
 export function route(backend: ApiBackend, method: string, path: string, body: string): [number, unknown] | undefined {
-  // Like EdgeVPN's server, path segments are taken literally (not percent-decoded).
-  const parts = path.split('/').filter(Boolean)
-  if (parts[0] !== 'api') return undefined
-  const [, what, a, b, c] = parts
+  if (!path.startsWith('/')) return undefined
+  const parts = path.slice(1).split('/')
+  if (parts[parts.length - 1] === '' || parts[0] !== 'api' || parts.length < 2) return undefined
+  const [, what, ...params] = parts
   const data = backend.data()
   if (what === 'ledger') {
-    if (method === 'GET') {
-      if (a === undefined) return [200, data]
-      if (b === undefined) return [200, data[a] ?? null]
-      return [200, data[a]?.[b] ?? '']
+    const [a, b, c] = params
+    if (method === 'GET' && params.length <= 2) {
+      if (a === undefined) return [200, ledgerView(data)]
+      if (b === undefined) return [200, Object.hasOwn(data, a) ? goMap({ ...data[a] }) : null]
+      return [200, (Object.hasOwn(data, a) && Object.hasOwn(data[a], b) ? data[a][b] : undefined) ?? '']
     }
-    if (method === 'PUT' && a && b && c !== undefined && parts.length === 5) {
+    if (method === 'PUT' && params.length === 3) {
       backend.persist(a, b, c)
       return [200, ANNOUNCING]
     }
-    if (method === 'DELETE' && a && parts.length <= 4) {
+    if (method === 'DELETE' && (params.length === 1 || params.length === 2)) {
       if (b === undefined) backend.deleteBucket(a)
       else backend.deleteKey(a, b)
       return [200, ANNOUNCING]
     }
     return undefined
   }
-  if (method === 'POST' && what === 'dns' && a === undefined) {
-    const req = parse<{ Regex?: string; Records?: Record<string, string> }>(body)
-    if (!req?.Regex || typeof req.Records !== 'object' || req.Records === null) return [400, { message: 'expected {"Regex": "...", "Records": {"A": "..."}}' }]
-    const entry: Record<string, string> = {}
-    for (const [name, value] of Object.entries(req.Records)) entry[String(DNS_TYPES[name.toUpperCase()] ?? 0)] = value
-    backend.persistJson('dns', req.Regex, entry)
-    return [200, ANNOUNCING]
-  }
-  if (method !== 'GET' || a !== undefined) return undefined
+  if (params.length > 0) return undefined
+  if (method === 'POST' && what === 'dns') return postDns(backend, body)
+  if (method !== 'GET') return undefined
   const topic = new Set(backend.topicPeers())
   switch (what) {
     case 'summary':
@@ -102,18 +153,14 @@ export function route(backend: ApiBackend, method: string, path: string, body: s
         Services: Object.keys(data.services ?? {}).length,
         BlockChain: backend.index(),
         OnChainNodes: topic.size,
-        Peers: backend.knownPeers().length,
+        Peers: new Set(backend.knownPeers()).size,
         NodeID: backend.nodeId(),
       }]
     case 'machines': {
       const online = new Set(availableNodes(data, 20 * 60_000))
       return [200, Object.values(data.machines ?? {}).map((text) => {
-        const m = parse<MachineValue>(text) ?? {}
-        const id = m.PeerID ?? ''
-        return {
-          PeerID: id, Hostname: m.Hostname ?? '', OS: m.OS ?? '', Arch: m.Arch ?? '', Address: m.Address ?? '', Version: m.Version ?? '',
-          Connected: id !== '' && backend.isConnected(id), OnChain: topic.has(id), Online: online.has(id),
-        }
+        const m = goStruct(text, MACHINE_FIELDS)
+        return { ...m, Connected: m.PeerID !== '' && backend.isConnected(m.PeerID), OnChain: topic.has(m.PeerID), Online: online.has(m.PeerID) }
       })]
     }
     case 'nodes': {
@@ -121,27 +168,125 @@ export function route(backend: ApiBackend, method: string, path: string, body: s
       return [200, [...ids].map((ID) => ({ ID, Online: true }))]
     }
     case 'peerstore':
-      return [200, backend.knownPeers().map((ID) => ({ ID, Online: false }))]
+      // Go lists its peer store without looking at connections: Online stays false.
+      return [200, [...new Set(backend.knownPeers())].map((ID) => ({ ID, Online: false }))]
     case 'users':
-      return [200, Object.values(data.users ?? {}).map((t) => parse(t) ?? {})]
     case 'services':
     case 'files':
-      return [200, Object.values(data[what] ?? {}).map((t) => parse(t) ?? {})]
+      return [200, Object.values(data[what] ?? {}).map((t) => goStruct(t, LIST_FIELDS[what]))]
     case 'blockchain':
       return [200, new RawJson(backend.lastBlockJson())]
     case 'dns':
       return [200, Object.entries(data.dns ?? {}).map(([Regex, t]) => {
-        const records = parse<Record<string, string>>(t) ?? {}
-        return { Regex, Records: Object.fromEntries(Object.entries(records).map(([k, v]) => [DNS_NAMES[k] ?? k, v])) }
+        const records: Record<string, string> = goMap({})
+        let members: ReturnType<typeof parseJsonMembers>
+        try {
+          members = parseJsonMembers(t)
+        } catch {
+          members = undefined
+        }
+        // Keys are type numbers; a type the DNS library does not know shows as "".
+        for (const [k, v] of members ?? []) if (typeof v === 'string') records[DNS_NAMES.get(k) ?? ''] = v
+        return { Regex, Records: records }
       })]
   }
   return undefined
+}
+
+/**
+ * POST /api/dns: `{"Regex": "...", "Records": {"A": "10.1.0.1"}}`. Type names
+ * are matched exactly as EdgeVPN does (an unknown name is type 0, "None").
+ * Unlike EdgeVPN, a body without a Regex is refused rather than stored under "".
+ */
+function postDns(backend: ApiBackend, body: string): [number, unknown] {
+  const bad: [number, unknown] = [400, { message: 'expected {"Regex": "...", "Records": {"A": "..."}}' }]
+  let fields: Map<string, JsonValue>
+  try {
+    const v = parseJson(body)
+    if (!isJsonObject(v)) return bad
+    fields = goFields(v)
+  } catch (err) {
+    return [400, { message: (err as Error).message }]
+  }
+  const regex = fields.get('regex')
+  const records = fields.get('records') ?? null
+  if (typeof regex !== 'string' || regex === '' || (records !== null && !isJsonObject(records))) return bad
+  const entry = new Map<string, string>()
+  for (const [name, value] of Object.entries(records ?? {})) {
+    if (typeof value !== 'string') return bad
+    entry.set(String(DNS_TYPES[name] ?? 0), value)
+  }
+  backend.persistJson('dns', regex, entry)
+  return [200, ANNOUNCING]
+}
+
+/**
+ * The path EdgeVPN's router matches for a request target: Go decodes the
+ * path, and its router uses the decoded form only when re-encoding it gives
+ * back the original; otherwise the raw path, undecoded. So `a%20b` arrives as
+ * "a b" but `a%3Db` as is. Undefined for a malformed escape (Go answers 400).
+ */
+export function routedPath(target: string): string | undefined {
+  let raw = target
+  if (!raw.startsWith('/')) {
+    try {
+      raw = new URL(raw).pathname
+    } catch {
+      return undefined
+    }
+  }
+  raw = raw.split('?')[0]
+  if (/%(?![0-9A-Fa-f]{2})/.test(raw)) return undefined
+  // Go would escape any other character, so such a path cannot be in its default form.
+  if (!/^[\x21-\x7e]*$/.test(raw)) return raw
+  const bytes = Buffer.from(raw.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
+  return goEscapePath(bytes) === raw ? bytes.toString('utf8') : raw
+}
+
+/** Go's url escaping of a path: bytes other than letters, digits and -_.~$&+,/:;=@ become %XX (upper-case hex). */
+function goEscapePath(bytes: Uint8Array): string {
+  let out = ''
+  for (const byte of bytes) {
+    const c = String.fromCharCode(byte)
+    out += /^[A-Za-z0-9\-_.~$&+,/:;=@]$/.test(c) ? c : '%' + byte.toString(16).toUpperCase().padStart(2, '0')
+  }
+  return out
 }
 
 export interface ApiServer {
   /** `http://127.0.0.1:8080` or `unix:///path`. */
   address: string
   close(): Promise<void>
+}
+
+export interface ApiReply {
+  status: number
+  headers: Record<string, string>
+  text: string
+}
+
+const JSON_TYPE = 'application/json'
+
+/**
+ * The whole answer to a request, as EdgeVPN's server (echo) gives it: JSON
+ * bodies in Go's encoding with a trailing newline; a GET no route matches is
+ * its file server's plain-text 404; other methods get 405 (its router has a
+ * GET route for every path); OPTIONS gets 204; a malformed escape gets 400.
+ */
+export function respond(backend: ApiBackend, method: string, target: string, body: string): ApiReply {
+  const json = (status: number, value: unknown): ApiReply => ({ status, headers: { 'content-type': JSON_TYPE }, text: encodeBody(value) + '\n' })
+  const path = routedPath(target)
+  if (path === undefined) return { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }, text: '400 Bad Request' }
+  let result: [number, unknown] | undefined
+  try {
+    result = route(backend, method, path, body)
+  } catch {
+    return json(500, { message: 'Internal Server Error' })
+  }
+  if (result) return json(result[0], result[1])
+  if (method === 'GET') return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }, text: '404 page not found\n' }
+  if (method === 'OPTIONS') return { status: 204, headers: {}, text: '' }
+  return json(405, { message: 'Method Not Allowed' })
 }
 
 /**
@@ -154,17 +299,9 @@ export async function startApiServer(backend: ApiBackend, listen: string): Promi
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      let result: [number, unknown] | undefined
-      try {
-        const url = new URL(req.url ?? '/', 'http://api')
-        result = route(backend, req.method ?? 'GET', url.pathname, Buffer.concat(chunks).toString('utf8'))
-      } catch (err) {
-        result = [500, { message: (err as Error).message }]
-      }
-      const [status, body] = result ?? [404, { message: 'Not Found' }]
-      const text = (body instanceof RawJson ? body.text : JSON.stringify(body ?? null)) + '\n'
-      res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' })
-      res.end(text)
+      const reply = respond(backend, req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8'))
+      res.writeHead(reply.status, reply.headers)
+      res.end(reply.text)
     })
   })
   const socketPath = listen.startsWith('unix://') ? listen.slice('unix://'.length) : undefined

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { LedgerData } from '../../src/access.js'
 import { ApiClient } from '../../src/api/client.js'
-import { availableNodes, parseHostPort, route, startApiServer, type ApiBackend } from '../../src/api/server.js'
+import { availableNodes, encodeBody, goStruct, parseHostPort, respond, route, routedPath, startApiServer, type ApiBackend } from '../../src/api/server.js'
 import { UserError } from '../../src/errors.js'
 
 const ME = '12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'
@@ -23,7 +23,7 @@ function fakeBackend(data: LedgerData) {
     knownPeers: () => [OTHER, ME],
     isConnected: (id) => id === OTHER,
     persist: (b, k, v) => void calls.push(`persist ${b} ${k} ${v}`),
-    persistJson: (b, k, v) => void calls.push(`persistJson ${b} ${k} ${JSON.stringify(v)}`),
+    persistJson: (b, k, v) => void calls.push(`persistJson ${b} ${k} ${encodeBody(v)}`),
     deleteKey: (b, k) => void calls.push(`delete ${b} ${k}`),
     deleteBucket: (b) => void calls.push(`deleteBucket ${b}`),
   }
@@ -114,4 +114,126 @@ test('listen addresses parse or fail clearly', () => {
   assert.deepEqual(parseHostPort('[::1]:80'), { host: '::1', port: 80 })
   assert.throws(() => parseHostPort('nope'), UserError)
   assert.throws(() => new ApiClient('ftp://x'), UserError)
+})
+
+test('answers are what EdgeVPN\'s server sends: Go JSON, sorted map keys, a newline, application/json', () => {
+  const { backend } = fakeBackend({
+    b: { z: '"1"', a: '"<&>"', '10': '"x"', '9': '"y"' },
+    a: { k: '"v"' },
+  })
+  const ledger = respond(backend, 'GET', '/api/ledger', '')
+  assert.equal(ledger.status, 200)
+  assert.deepEqual(ledger.headers, { 'content-type': 'application/json' })
+  assert.equal(ledger.text, '{"a":{"k":"\\"v\\""},"b":{"10":"\\"x\\"","9":"\\"y\\"","a":"\\"\\u003c\\u0026\\u003e\\"","z":"\\"1\\""}}\n')
+  assert.equal(respond(backend, 'GET', '/api/ledger/b/a', '').text, '"\\"\\u003c\\u0026\\u003e\\""\n')
+  assert.equal(respond(backend, 'GET', '/api/ledger/b/nope', '').text, '""\n')
+  assert.equal(respond(backend, 'GET', '/api/ledger/nope', '').text, 'null\n')
+  // Names of Object.prototype members are ordinary missing keys.
+  assert.equal(respond(backend, 'GET', '/api/ledger/constructor', '').text, 'null\n')
+  assert.equal(respond(backend, 'GET', '/api/ledger/b/toString', '').text, '""\n')
+  // Struct fields keep Go's declaration order.
+  assert.equal(respond(backend, 'GET', '/api/summary', '').text, `{"Files":0,"Machines":0,"Users":0,"Services":0,"BlockChain":3,"OnChainNodes":1,"Peers":2,"NodeID":"${ME}"}\n`)
+  assert.equal(respond(backend, 'PUT', '/api/ledger/b/k/v', '').text, '{"State":"Announcing"}\n')
+})
+
+test('requests no route takes: 404 text for GET, 405 otherwise, 204 for OPTIONS, 400 for a bad escape', () => {
+  const { backend, calls } = fakeBackend(data)
+  const notFound = { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }, text: '404 page not found\n' }
+  const notAllowed = { status: 405, headers: { 'content-type': 'application/json' }, text: '{"message":"Method Not Allowed"}\n' }
+  for (const path of ['/api/nope', '/', '/api/ledger/', '/api/summary/', '/api/ledger/kairos/', '/api/ledger/a/b/c', '/api/summary/x', '/api/../api/summary']) {
+    assert.deepEqual(respond(backend, 'GET', path, ''), notFound, `GET ${path}`)
+  }
+  for (const [method, path] of [['PUT', '/api/nope'], ['POST', '/api/ledger'], ['DELETE', '/api/ledger'], ['DELETE', '/api/ledger/b/'], ['PUT', '/api/ledger/a/b'], ['PUT', '/api/ledger/b/k/'], ['DELETE', '/api/ledger/b/k/x'], ['HEAD', '/api/summary'], ['POST', '/api/summary']]) {
+    assert.deepEqual(respond(backend, method, path, ''), notAllowed, `${method} ${path}`)
+  }
+  assert.equal(respond(backend, 'OPTIONS', '/api/summary', '').status, 204)
+  assert.equal(respond(backend, 'GET', '/api/ledger/kairos/%zz', '').status, 400)
+  // Inner segments may be empty, as in EdgeVPN's router; queries are ignored.
+  assert.equal(respond(backend, 'GET', '/api/ledger//k', '').text, '""\n')
+  assert.equal(respond(backend, 'GET', '/api/ledger/kairos/ip-master?x=1', '').text, '"\\"MTAuMS4wLjM=\\""\n')
+  respond(backend, 'PUT', '/api/ledger/b//v', '')
+  assert.deepEqual(calls, ['persist b  v'])
+})
+
+test('paths are decoded as Go decodes them for EdgeVPN\'s router', () => {
+  assert.equal(routedPath('/api/ledger/b/k/a%20b'), '/api/ledger/b/k/a b')
+  assert.equal(routedPath('/api/ledger/b/k/caf%C3%A9'), '/api/ledger/b/k/café')
+  // Escapes Go would not have written keep the whole path raw.
+  assert.equal(routedPath('/api/ledger/b/k/a%3Db'), '/api/ledger/b/k/a%3Db')
+  assert.equal(routedPath('/api/ledger/b/k/a%2Fb'), '/api/ledger/b/k/a%2Fb')
+  assert.equal(routedPath('/api/ledger/b/k%34/a%20b'), '/api/ledger/b/k%34/a%20b')
+  assert.equal(routedPath('/api/ledger/b/k/a%2fb'), '/api/ledger/b/k/a%2fb')
+  assert.equal(routedPath('/api/ledger/b/k/a+b'), '/api/ledger/b/k/a+b')
+  assert.equal(routedPath('/api/ledger/b/k/IjEwLjEuMC4xIg=='), '/api/ledger/b/k/IjEwLjEuMC4xIg==')
+  assert.equal(routedPath('/api/summary?x=%zz'), '/api/summary')
+  assert.equal(routedPath('/api/ledger/%'), undefined)
+  assert.equal(routedPath('/api/ledger/%4'), undefined)
+  const { backend, calls } = fakeBackend(data)
+  respond(backend, 'PUT', '/api/ledger/b/k/a%20b', '')
+  respond(backend, 'PUT', '/api/ledger/b/k/a%3Db', '')
+  assert.deepEqual(calls, ['persist b k a b', 'persist b k a%3Db'])
+})
+
+test('goStruct decodes like Go\'s json.Unmarshal into a struct of strings', () => {
+  const f = ['PeerID', 'Name'] as const
+  assert.deepEqual(goStruct('{"PeerID":"p","Name":"n","Extra":1}', f), { PeerID: 'p', Name: 'n' })
+  assert.deepEqual(goStruct('{"peerid":"p","NAME":"n"}', f), { PeerID: 'p', Name: 'n' })
+  assert.deepEqual(goStruct('{"PeerID":"a","peerID":"b"}', f), { PeerID: 'b', Name: '' })
+  assert.deepEqual(goStruct('{"PeerID":5,"Name":"n"}', f), { PeerID: '', Name: 'n' })
+  assert.deepEqual(goStruct('{"PeerID":"p","PeerID":null}', f), { PeerID: 'p', Name: '' })
+  assert.deepEqual(goStruct('"a string"', f), { PeerID: '', Name: '' })
+  assert.deepEqual(goStruct('[1]', f), { PeerID: '', Name: '' })
+  assert.deepEqual(goStruct('{not json', f), { PeerID: '', Name: '' })
+})
+
+test('users, services, files and machines come back as Go structs, whatever the ledger holds', () => {
+  const { backend } = fakeBackend({
+    services: { s1: '"just a string"', s2: JSON.stringify({ peerid: OTHER, Name: 'web', Port: 80 }) },
+    users: { u: JSON.stringify({ PeerID: OTHER, Timestamp: 't', Admin: true }) },
+    files: { f: 'null' },
+    machines: { '10.1.0.9': JSON.stringify({ peerid: OTHER, hostname: 'h', Address: 5 }) },
+  })
+  assert.deepEqual(route(backend, 'GET', '/api/services', '')?.[1], [{ PeerID: '', Name: '' }, { PeerID: OTHER, Name: 'web' }])
+  assert.deepEqual(route(backend, 'GET', '/api/users', '')?.[1], [{ PeerID: OTHER, Timestamp: 't' }])
+  assert.deepEqual(route(backend, 'GET', '/api/files', '')?.[1], [{ PeerID: '', Name: '' }])
+  assert.deepEqual(route(backend, 'GET', '/api/machines', '')?.[1], [
+    { PeerID: OTHER, Hostname: 'h', OS: '', Arch: '', Address: '', Version: '', Connected: true, OnChain: true, Online: false },
+  ])
+  // Empty buckets are empty lists, never null.
+  const empty = fakeBackend({}).backend
+  for (const what of ['users', 'services', 'files', 'machines', 'dns']) assert.equal(respond(empty, 'GET', `/api/${what}`, '').text, '[]\n', what)
+})
+
+test('the peer store lists every known peer, never Online, like Go\'s', () => {
+  const { backend } = fakeBackend(data)
+  assert.deepEqual(route(backend, 'GET', '/api/peerstore', '')?.[1], [{ ID: OTHER, Online: false }, { ID: ME, Online: false }])
+})
+
+test('DNS records: Go\'s type names both ways, an unknown name is type 0 ("None")', () => {
+  const { backend, calls } = fakeBackend({ dns: { r1: '{"99":"v=spf1","1":"10.1.0.1","7777":"x"}', r2: '"junk"' } })
+  assert.deepEqual(route(backend, 'GET', '/api/dns', '')?.[1], [{ Regex: 'r1', Records: { SPF: 'v=spf1', A: '10.1.0.1', '': 'x' } }, { Regex: 'r2', Records: {} }])
+  assert.match(respond(backend, 'GET', '/api/dns', '').text, /^\[\{"Regex":"r1","Records":\{"":"x","A":"10\.1\.0\.1","SPF":"v=spf1"\}\}/)
+  assert.deepEqual(route(backend, 'POST', '/api/dns', JSON.stringify({ regex: 'x', Records: { AAAA: '::1', a: '1.2.3.4', TXT: 't' } })), [200, { State: 'Announcing' }])
+  assert.deepEqual(calls, ['persistJson dns x {"0":"1.2.3.4","16":"t","28":"::1"}'])
+  assert.equal(route(backend, 'POST', '/api/dns', '{nope')?.[0], 400)
+  assert.equal(route(backend, 'POST', '/api/dns', '{"Records":{"A":"1.2.3.4"}}')?.[0], 400)
+  assert.equal(route(backend, 'POST', '/api/dns', '{"Regex":"x","Records":{"A":1}}')?.[0], 400)
+})
+
+test('the server sends EdgeVPN\'s statuses and content types over the wire', async () => {
+  const { backend } = fakeBackend(data)
+  const tcp = await startApiServer(backend, '127.0.0.1:0')
+  try {
+    const summary = await fetch(`${tcp.address}/api/summary`)
+    assert.equal(summary.headers.get('content-type'), 'application/json')
+    assert.match(await summary.text(), /^\{"Files":0,.*\}\n$/)
+    const missing = await fetch(`${tcp.address}/api/nope`)
+    assert.equal(missing.status, 404)
+    assert.equal(await missing.text(), '404 page not found\n')
+    const put = await fetch(`${tcp.address}/api/nope`, { method: 'PUT' })
+    assert.equal(put.status, 405)
+    assert.deepEqual(await put.json(), { message: 'Method Not Allowed' })
+  } finally {
+    await tcp.close()
+  }
 })
