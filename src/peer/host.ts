@@ -95,7 +95,10 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     addresses: { listen: opts.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // EdgeVPN nodes open a stream per VPN packet: allow many streams at once, and
+    // streams that arrive before the connection is fully set up (more than 10
+    // of those would otherwise abort the connection).
+    streamMuxers: [yamux({ maxInboundStreams: 4096, maxOutboundStreams: 4096, maxEarlyStreams: 256 })],
     peerDiscovery: peerDiscovery as never,
     services: services as never,
     connectionManager: { maxConnections: 512 },

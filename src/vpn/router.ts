@@ -1,11 +1,17 @@
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { Libp2p } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ipDestination, PacketFramer } from './packet.js'
 import type { Tun } from './tun.js'
 
-/** EdgeVPN's VPN protocol: raw IP packets, one stream per packet. */
+/** EdgeVPN's VPN protocol: raw IP packets, no framing. */
 export const VPN_PROTOCOL = '/edgevpn/0.1'
+
+/** How outbound packets travel to a peer. */
+export type SendMode =
+  /** One long-lived stream per peer, each packet in a yamux frame of its own (the default). */
+  | 'reuse'
+  /** A new stream per packet, as Go EdgeVPN sends. */
+  | 'per-packet'
 
 export interface RouterOptions {
   host: Libp2p
@@ -14,8 +20,9 @@ export interface RouterOptions {
   route: (ip: string) => string | undefined
   /** Whether a peer may send us packets (it has a `machines` entry). */
   accept: (peerId: string) => boolean
-  /** Packets in flight at most; further packets wait (the kernel queues or drops). */
-  maxInFlight?: number
+  sendMode?: SendMode
+  /** Packets waiting per peer (reuse mode) or in flight (per-packet mode) at most; more are dropped, as a full NIC queue drops. */
+  queueLimit?: number
   log?: (msg: string) => void
 }
 
@@ -23,23 +30,144 @@ export interface RouterStats {
   sent: number
   received: number
   droppedNoRoute: number
+  droppedQueueFull: number
   droppedSendError: number
   rejectedStreams: number
+  streamsOpened: number
+}
+
+/** How long a packet may wait for its stream or the connection (Go's per-frame timeout is 15 s). */
+const SEND_TIMEOUT_MS = 15_000
+
+/**
+ * The yamux stream's current largest frame payload (its send window less the
+ * frame header), when the muxer exposes it. Sending a packet larger than this
+ * would split it over two frames.
+ */
+function frameRoom(stream: Stream): number {
+  const room = (stream as unknown as { maxMessageSize?: unknown }).maxMessageSize
+  return typeof room === 'number' ? room : Number.POSITIVE_INFINITY
+}
+
+/** Whether the stream would send `packet` now, whole, as one frame. */
+function fits(stream: Stream, packet: Uint8Array): boolean {
+  return stream.status === 'open' && stream.writeStatus === 'writable' && !stream.writableNeedsDrain && stream.writeBufferLength === 0 && frameRoom(stream) >= packet.length
+}
+
+/** What a PeerLink needs from its router. */
+export interface LinkOptions {
+  /** Opens a negotiated `/edgevpn/0.1` stream to the peer. */
+  open: () => Promise<Stream>
+  /** Packets waiting at most; more are dropped, as a full NIC queue drops. */
+  limit: number
+  stats: RouterStats
+  log: (msg: string) => void
+}
+
+/**
+ * Packets to one peer on one long-lived stream. The Go receiver copies each
+ * stream read straight into its TUN, and go-yamux returns at most one frame
+ * per read, so every packet must travel in a yamux frame of its own: a
+ * packet is handed to the stream only when the stream would send it at once
+ * and whole (nothing buffered, no drain pending, enough send window).
+ * Otherwise it waits in this queue; one stream also keeps packets in order.
+ */
+export class PeerLink {
+  private stream?: Stream
+  private readonly queue: Uint8Array[] = []
+  private pumping = false
+  private closed = false
+
+  constructor(private readonly opts: LinkOptions) {}
+
+  /** Packets waiting for the stream. */
+  get queued(): number {
+    return this.queue.length
+  }
+
+  push(packet: Uint8Array): void {
+    if (this.closed) return
+    if (this.queue.length === 0 && this.stream && fits(this.stream, packet)) {
+      this.write(this.stream, packet)
+      return
+    }
+    if (this.queue.length >= this.opts.limit) {
+      this.opts.stats.droppedQueueFull++
+      return
+    }
+    this.queue.push(packet)
+    if (!this.pumping) void this.pump()
+  }
+
+  close(): void {
+    this.closed = true
+    this.queue.length = 0
+    const stream = this.stream
+    stream?.close().catch(() => stream.abort(new Error('VPN link closed')))
+  }
+
+  private write(stream: Stream, packet: Uint8Array): void {
+    stream.send(packet)
+    this.opts.stats.sent++
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const stream = await this.open()
+        const since = Date.now()
+        while (this.queue.length > 0 && this.stream === stream && !this.closed) {
+          if (fits(stream, this.queue[0])) {
+            this.write(stream, this.queue.shift()!)
+            continue
+          }
+          if (stream.status !== 'open' || stream.writeStatus !== 'writable') break
+          if (Date.now() - since > SEND_TIMEOUT_MS) {
+            stream.abort(new Error('VPN stream stalled'))
+            break
+          }
+          // Wait for the connection to drain, or (window exhausted) for a window update.
+          if (stream.writableNeedsDrain) await stream.onDrain({ signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }).catch(() => {})
+          else await new Promise((resolve) => setTimeout(resolve, 1))
+        }
+      }
+    } catch (err) {
+      this.opts.stats.droppedSendError += this.queue.length
+      this.queue.length = 0
+      this.opts.log(`cannot send VPN packets: ${(err as Error).message}`)
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  private async open(): Promise<Stream> {
+    if (this.stream && this.stream.status === 'open' && this.stream.writeStatus === 'writable') return this.stream
+    this.stream = undefined
+    const stream = await this.opts.open()
+    stream.addEventListener('close', () => {
+      if (this.stream === stream) this.stream = undefined
+    })
+    // Nothing is expected back; take whatever comes so the stream's buffers never fill.
+    stream.addEventListener('message', () => {})
+    if (this.closed) stream.abort(new Error('VPN link closed'))
+    else this.stream = stream
+    return stream
+  }
 }
 
 /**
  * The data plane: packets read from the TUN go to the owner of their
- * destination address, each on a stream of its own, as Go EdgeVPN sends them
- * (its receiver writes each stream read straight into its TUN, so packets must
- * never share a stream). Inbound streams are read to the end and split on IP
- * packet lengths, so several packets on one stream are all delivered.
+ * destination address; packets from peers go into the TUN. Inbound streams
+ * are split on IP packet lengths, so both Go's one stream per packet and our
+ * long-lived streams are delivered whole.
  */
 export class VpnRouter {
-  readonly stats: RouterStats = { sent: 0, received: 0, droppedNoRoute: 0, droppedSendError: 0, rejectedStreams: 0 }
+  readonly stats: RouterStats = { sent: 0, received: 0, droppedNoRoute: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedStreams: 0, streamsOpened: 0 }
   private running = false
-  private inFlight = 0
-  private waiters: (() => void)[] = []
+  private readonly links = new Map<string, PeerLink>()
   private readonly peerIds = new Map<string, PeerId>()
+  private inFlight = 0
 
   constructor(private readonly opts: RouterOptions) {}
 
@@ -55,18 +183,32 @@ export class VpnRouter {
 
   async stop(): Promise<void> {
     this.running = false
-    for (const w of this.waiters.splice(0)) w()
+    for (const link of this.links.values()) link.close()
+    this.links.clear()
     await this.opts.host.unhandle(VPN_PROTOCOL).catch(() => {})
   }
 
+  private log(msg: string): void {
+    this.opts.log?.(msg)
+  }
+
+  /** A negotiated `/edgevpn/0.1` stream to a peer, over an existing connection when there is one. */
+  private async newStream(peer: PeerId): Promise<Stream> {
+    const signal = AbortSignal.timeout(SEND_TIMEOUT_MS)
+    const open = this.opts.host.getConnections(peer).find((c) => c.status === 'open')
+    const connection = open ?? (await this.opts.host.dial(peer, { signal }))
+    const stream = await connection.newStream(VPN_PROTOCOL, { signal, maxOutboundStreams: 4096 })
+    this.stats.streamsOpened++
+    return stream
+  }
+
   private async readLoop(): Promise<void> {
-    const max = this.opts.maxInFlight ?? 256
     while (this.running) {
       let packet: Uint8Array | null
       try {
         packet = await this.opts.tun.read()
       } catch (err) {
-        if (this.running) this.opts.log?.(`TUN read failed: ${(err as Error).message}`)
+        if (this.running) this.log(`TUN read failed: ${(err as Error).message}`)
         return
       }
       if (packet === null) return
@@ -76,13 +218,24 @@ export class VpnRouter {
         this.stats.droppedNoRoute++
         continue
       }
-      if (this.inFlight >= max) await new Promise<void>((resolve) => this.waiters.push(resolve))
-      this.inFlight++
-      void this.send(owner, packet).finally(() => {
-        this.inFlight--
-        this.waiters.shift()?.()
-      })
+      if (this.opts.sendMode === 'per-packet') this.sendOnNewStream(owner, packet)
+      else this.link(owner).push(packet)
     }
+  }
+
+  private link(owner: string): PeerLink {
+    let link = this.links.get(owner)
+    if (!link) {
+      const peer = this.peerId(owner)
+      link = new PeerLink({
+        open: () => this.newStream(peer),
+        limit: this.opts.queueLimit ?? 512,
+        stats: this.stats,
+        log: (msg) => this.log(`${owner}: ${msg}`),
+      })
+      this.links.set(owner, link)
+    }
+    return link
   }
 
   private peerId(id: string): PeerId {
@@ -94,40 +247,56 @@ export class VpnRouter {
     return p
   }
 
-  private async send(owner: string, packet: Uint8Array): Promise<void> {
-    let stream: Stream | undefined
-    try {
-      stream = await this.opts.host.dialProtocol(this.peerId(owner), VPN_PROTOCOL, {
-        negotiateFully: false,
-        signal: AbortSignal.timeout(15_000),
-      })
-      stream.send(packet)
-      await stream.close({ signal: AbortSignal.timeout(15_000) })
-      this.stats.sent++
-    } catch (err) {
-      this.stats.droppedSendError++
-      stream?.abort(err as Error)
+  /** Go EdgeVPN's way: a stream of its own for each packet. */
+  private sendOnNewStream(owner: string, packet: Uint8Array): void {
+    if (this.inFlight >= (this.opts.queueLimit ?? 512)) {
+      this.stats.droppedQueueFull++
+      return
     }
+    this.inFlight++
+    void (async () => {
+      let stream: Stream | undefined
+      try {
+        stream = await this.newStream(this.peerId(owner))
+        stream.send(packet)
+        await stream.close({ signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+        this.stats.sent++
+      } catch (err) {
+        if (this.stats.droppedSendError++ === 0) this.log(`cannot send to ${owner}: ${(err as Error).message}`)
+        stream?.abort(err as Error)
+      } finally {
+        this.inFlight--
+      }
+    })()
   }
 
-  private async inbound(stream: Stream, connection: Connection): Promise<void> {
+  /**
+   * Delivers the packets of an inbound stream as its data arrives (event
+   * listeners rather than an async iterator: Go opens a stream per packet,
+   * so the per-stream cost is the inbound data plane's cost).
+   */
+  private inbound(stream: Stream, connection: Connection): void {
     if (!this.opts.accept(connection.remotePeer.toString())) {
       this.stats.rejectedStreams++
       stream.abort(new Error('peer is not in the machines bucket'))
       return
     }
     const framer = new PacketFramer()
-    try {
-      for await (const chunk of stream) {
-        const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
-        for (const packet of framer.push(bytes)) {
-          await this.opts.tun.write(packet)
-          this.stats.received++
-        }
+    stream.addEventListener('message', (evt) => {
+      const bytes = evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()
+      for (const packet of framer.push(bytes)) {
+        this.stats.received++
+        this.opts.tun.write(packet).catch((err: Error) => {
+          if (this.running) this.log(`TUN write failed: ${err.message}`)
+        })
       }
-      await stream.close().catch(() => {})
-    } catch {
-      stream.abort(new Error('VPN stream failed'))
+    })
+    const done = (): void => {
+      stream.close().catch(() => stream.abort(new Error('VPN stream failed')))
     }
+    // The sender may have finished before this handler ran: its data is still
+    // buffered and is dispatched to the listener above in a microtask.
+    if (stream.remoteWriteStatus === 'closed') setImmediate(done)
+    else stream.addEventListener('remoteCloseWrite', done)
   }
 }

@@ -33,7 +33,7 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
       const bridge: ChildProcess = net.spawn(n2.ns, process.execPath, [
         BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'identity'),
         '--api', `unix://${sock}`, '--ownership-ttl', '120', '--listen', '/ip4/0.0.0.0/tcp/0',
-      ], { env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+      ], { env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
       bridge.stdout?.on('data', (d) => (out += d))
       bridge.stderr?.on('data', (d) => (out += d))
 

@@ -1,0 +1,127 @@
+/**
+ * Two of our hosts on loopback route IP packets to each other through the
+ * VPN router, with in-memory TUN devices: every packet arrives, in order, in
+ * both send modes; the reuse mode opens one stream; a peer that is not in the
+ * machines bucket is refused.
+ */
+import '../../src/polyfill.js'
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createHost, type PeerHost } from '../../src/peer/host.js'
+import { VpnRouter, type SendMode } from '../../src/vpn/router.js'
+import type { Tun } from '../../src/vpn/tun.js'
+
+/** A TUN device in memory: `inject` is what the kernel would hand us, `written` what we gave it. */
+class MemoryTun {
+  readonly name = 'mem0'
+  readonly fd = -1
+  readonly written: Uint8Array[] = []
+  private readonly pending: Uint8Array[] = []
+  private waiting?: (p: Uint8Array | null) => void
+  private closed = false
+  inject(packet: Uint8Array): void {
+    if (this.waiting) {
+      const w = this.waiting
+      this.waiting = undefined
+      w(packet)
+    } else this.pending.push(packet)
+  }
+  read(): Promise<Uint8Array | null> {
+    if (this.pending.length > 0) return Promise.resolve(this.pending.shift()!)
+    if (this.closed) return Promise.resolve(null)
+    return new Promise((resolve) => (this.waiting = resolve))
+  }
+  async write(packet: Uint8Array): Promise<void> {
+    this.written.push(packet)
+  }
+  async close(): Promise<void> {
+    this.closed = true
+    this.waiting?.(null)
+  }
+}
+
+async function host(): Promise<PeerHost> {
+  return createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, bootstrapPeers: [], maxMessageSize: 1 << 20 })
+}
+
+const until = async (cond: () => boolean, what: string, ms = 20_000): Promise<void> => {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** An IPv4 packet of `size` bytes to `dst` (only what routing and framing read), carrying `seq` after the header. */
+function packet(seq: number, dst = '10.1.0.2', size = 1200): Uint8Array {
+  const p = new Uint8Array(size)
+  const view = new DataView(p.buffer)
+  p[0] = 0x45
+  view.setUint16(2, size)
+  p[9] = 17
+  p.set([10, 1, 0, 1], 12)
+  p.set(dst.split('.').map(Number), 16)
+  view.setUint32(20, seq)
+  return p
+}
+const seqOf = (p: Uint8Array): number => new DataView(p.buffer, p.byteOffset).getUint32(20)
+
+for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
+  test(`${mode}: 2000 packets arrive whole and in order`, async (t) => {
+    const [a, b] = [await host(), await host()]
+    t.after(() => Promise.all([a.stop(), b.stop()]))
+    const [ta, tb] = [new MemoryTun(), new MemoryTun()]
+    const ra = new VpnRouter({ host: a, tun: ta as unknown as Tun, route: (ip) => (ip === '10.1.0.2' ? b.peerId.toString() : undefined), accept: () => true, sendMode: mode, queueLimit: 256, log: console.log })
+    const rb = new VpnRouter({ host: b, tun: tb as unknown as Tun, route: () => undefined, accept: (id) => id === a.peerId.toString() })
+    await ra.start()
+    await rb.start()
+    t.after(async () => {
+      await ra.stop()
+      await rb.stop()
+      await ta.close()
+      await tb.close()
+    })
+    await a.dial(b.getMultiaddrs()[0])
+    // Bursts of 100, as a TCP sender's window would send them.
+    const n = 2000
+    for (let i = 0; i < n; i += 100) {
+      for (let j = i; j < i + 100; j++) ta.inject(packet(j))
+      await until(() => tb.written.length >= i + 100 || ra.stats.droppedSendError + ra.stats.droppedQueueFull > 0, `burst ${i / 100 + 1}`)
+    }
+    await until(() => tb.written.length === n, `${n} packets (got ${tb.written.length}; sender ${JSON.stringify(ra.stats)}, receiver ${JSON.stringify(rb.stats)})`)
+    assert.ok(tb.written.every((p) => p.length === 1200), 'every packet whole')
+    const seqs = tb.written.map(seqOf)
+    if (mode === 'reuse') {
+      assert.deepEqual(seqs, Array.from({ length: n }, (_, i) => i), 'in order')
+      assert.equal(ra.stats.streamsOpened, 1)
+    } else {
+      assert.deepEqual([...seqs].sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i), 'each exactly once')
+      assert.equal(ra.stats.streamsOpened, n)
+    }
+    assert.equal(ra.stats.sent, n)
+    assert.equal(rb.stats.received, n)
+    // Unknown destinations are dropped, not sent.
+    ta.inject(packet(n, '10.1.0.9'))
+    await until(() => ra.stats.droppedNoRoute === 1, 'the unroutable packet')
+  })
+}
+
+test('streams from a peer without a machines entry are refused', async (t) => {
+  const [a, b] = [await host(), await host()]
+  t.after(() => Promise.all([a.stop(), b.stop()]))
+  const [ta, tb] = [new MemoryTun(), new MemoryTun()]
+  const ra = new VpnRouter({ host: a, tun: ta as unknown as Tun, route: () => b.peerId.toString(), accept: () => true })
+  const rb = new VpnRouter({ host: b, tun: tb as unknown as Tun, route: () => undefined, accept: () => false })
+  await ra.start()
+  await rb.start()
+  t.after(async () => {
+    await ra.stop()
+    await rb.stop()
+  })
+  await a.dial(b.getMultiaddrs()[0])
+  for (let i = 0; i < 5; i++) ta.inject(packet(i))
+  await until(() => rb.stats.rejectedStreams >= 1, 'the refusal')
+  await new Promise((r) => setTimeout(r, 200))
+  assert.equal(tb.written.length, 0)
+})
