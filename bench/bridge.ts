@@ -5,7 +5,9 @@
  * bridge (10.1.0.254). Measures iperf3 TCP throughput (10 s) and ping RTT for
  * bridge -> A, A -> bridge, B -> A (the Go anchor) and raw veth A -> B (the ceiling),
  * and the bridge's RSS idle and under load. Usage: node --import tsx bench/bridge.ts
- * (BENCH_BRIDGE_NODE_ARGS passes Node flags to the bridge, e.g. --cpu-prof)
+ * Environment: BENCH_BRIDGE_NODE_ARGS passes Node flags to the bridge (e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/prof"; the bridge is stopped with SIGTERM so the profile is written),
+ * BENCH_SECONDS sets the iperf3 duration (default 10), BENCH_ROWS picks rows by number (e.g. "1,2").
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -13,10 +15,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiMachines, generateGoToken, goPeerBinary, startGoPeer } from '../test/helpers/go-peer.js'
-import { createNetwork } from '../test/helpers/netns.js'
+import { createNetwork, stopProcessGroup } from '../test/helpers/netns.js'
 import { waitUntil } from '../test/helpers/wait.js'
 
 const version = process.env.BENCH_GO_VERSION ?? 'v0.35.3'
+const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const pick = (process.env.BENCH_ROWS ?? '1,2,3,4').split(',').map(Number)
 if (process.getuid?.() !== 0 || !goPeerBinary(version)) {
   console.error(`needs root and edgevpn ${version} (scripts/install-go-peers.sh)`)
   process.exit(1)
@@ -42,15 +46,16 @@ try {
   await waitUntil(() => net.ping(nb.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'B -> A' })
   const idle = rssMiB(bridge.pid!)
 
-  const iperf = async (from: string, serverNs: string, to: string): Promise<number> => {
+  const iperf = async (from: string, serverNs: string, to: string): Promise<[number, number]> => {
     const server = net.spawn(serverNs, 'iperf3', ['-s', '-1'])
     await new Promise((r) => setTimeout(r, 500))
-    const r = await net.exec(from, 'iperf3', ['-c', to, '-t', '10', '-J', '--connect-timeout', '5000'], { timeoutMs: 40_000, allowFailure: true })
+    const r = await net.exec(from, 'iperf3', ['-c', to, '-t', String(seconds), '-J', '--connect-timeout', '5000'], { timeoutMs: (seconds + 30) * 1000, allowFailure: true })
     server.kill()
     try {
-      return JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6
+      const end = JSON.parse(r.stdout).end
+      return [end.sum_received.bits_per_second / 1e6, end.sum_sent.retransmits ?? NaN]
     } catch {
-      return 0
+      return [0, NaN]
     }
   }
   const ping = async (from: string, to: string): Promise<number> => {
@@ -65,15 +70,18 @@ try {
     ['Go -> Go (anchor)', nb.ns, na.ns, '10.1.0.1'],
     ['raw veth (ceiling)', nb.ns, na.ns, na.ip],
   ] as const
-  const results: [string, number, number][] = []
-  for (const [name, from, serverNs, to] of rows) results.push([name, await iperf(from, serverNs, to), await ping(from, to)])
+  const results: [string, number, number, number][] = []
+  for (const [i, [name, from, serverNs, to]] of rows.entries()) {
+    if (pick.includes(i + 1)) results.push([name, ...(await iperf(from, serverNs, to)), await ping(from, to)])
+  }
   clearInterval(sampler)
-  const anchor = results[2][1]
-  console.log(`VPN data plane against Go ${version} (iperf3 TCP 10 s, ping 20 x 0.2 s)`)
-  for (const [name, mbit, rtt] of results) {
-    console.log(`${name.padEnd(20)} ${mbit.toFixed(1).padStart(8)} Mbit/s  ${(mbit / anchor).toFixed(2)}x Go->Go  RTT ${rtt.toFixed(2)} ms`)
+  const anchor = results.find(([name]) => name.startsWith('Go -> Go'))?.[1] ?? NaN
+  console.log(`VPN data plane against Go ${version} (iperf3 TCP ${seconds} s, ping 20 x 0.2 s)`)
+  for (const [name, mbit, retransmits, rtt] of results) {
+    console.log(`${name.padEnd(20)} ${mbit.toFixed(1).padStart(8)} Mbit/s  ${(mbit / anchor).toFixed(2)}x Go->Go  ${String(retransmits).padStart(5)} retransmits  RTT ${rtt.toFixed(2)} ms`)
   }
   console.log(`bridge RSS: idle ${idle.toFixed(1)} MiB, under load (peak) ${loadRss.toFixed(1)} MiB`)
+  await stopProcessGroup(bridge, 10_000)
   await a.stop()
   await b.stop()
 } finally {
