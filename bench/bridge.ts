@@ -7,7 +7,8 @@
  * and the bridge's RSS idle and under load. Usage: node --import tsx bench/bridge.ts
  * Environment: BENCH_BRIDGE_NODE_ARGS passes Node flags to the bridge (e.g. "--cpu-prof
  * --cpu-prof-dir=/tmp/prof"; the bridge is stopped with SIGTERM so the profile is written),
- * BENCH_SECONDS sets the iperf3 duration (default 10), BENCH_ROWS picks rows by number (e.g. "1,2").
+ * BENCH_SECONDS sets the iperf3 duration (default 10), BENCH_ROWS picks rows by number (e.g. "1,2"),
+ * BENCH_VPN_STREAMS=per-packet makes the bridge send as Go does (a stream per packet) for comparison.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -38,7 +39,7 @@ try {
   const b = await startGoPeer({ version, token, netns: nb.ns, mdns: true, vpnAddress: '10.1.0.2/24', ownership: 'enforce' })
   // BENCH_BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge.
   const nodeArgs = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  const bridge = net.spawn(nc.ns, process.execPath, [...nodeArgs, BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'id'), '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120'], { env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+  const bridge = net.spawn(nc.ns, process.execPath, [...nodeArgs, BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'id'), '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120', ...(process.env.BENCH_VPN_STREAMS ? ['--vpn-streams', process.env.BENCH_VPN_STREAMS] : [])], { env: { ...process.env, NODE_NO_WARNINGS: '1' } })
   children.push(bridge)
   await waitUntil(async () => (await apiMachines(a.api)).some((m) => m.Address === '10.1.0.254'), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge announced' })
   await waitUntil(() => net.ping(nc.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge -> A' })
@@ -76,7 +77,7 @@ try {
   }
   clearInterval(sampler)
   const anchor = results.find(([name]) => name.startsWith('Go -> Go'))?.[1] ?? NaN
-  console.log(`VPN data plane against Go ${version} (iperf3 TCP ${seconds} s, ping 20 x 0.2 s)`)
+  console.log(`VPN data plane against Go ${version} (iperf3 TCP ${seconds} s, ping 20 x 0.2 s; bridge sends ${process.env.BENCH_VPN_STREAMS ?? 'reuse'})`)
   for (const [name, mbit, retransmits, rtt] of results) {
     console.log(`${name.padEnd(20)} ${mbit.toFixed(1).padStart(8)} Mbit/s  ${(mbit / anchor).toFixed(2)}x Go->Go  ${String(retransmits).padStart(5)} retransmits  RTT ${rtt.toFixed(2)} ms`)
   }

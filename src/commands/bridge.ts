@@ -9,6 +9,7 @@ import { networkFlags } from '../cli/network.js'
 import { ExitCode, UsageError, UserError } from '../errors.js'
 import type { OwnershipSetting } from '../peer/peer.js'
 import { DhcpAborted, runBridge, type RunningBridge } from '../vpn/bridge.js'
+import type { SendMode } from '../vpn/router.js'
 
 const { api: _api, timeout: _timeout, ...peerFlags } = networkFlags
 
@@ -40,6 +41,12 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     api: Flags.string({ description: 'API listen address: HOST:PORT or unix:///path ("" to disable)', default: '127.0.0.1:8080' }),
     'api-allow-remote': Flags.boolean({ description: 'Allow the API to listen on a non-loopback address' }),
     'ownership-ttl': Flags.integer({ description: 'Seconds a node stays routable after its last healthcheck', default: 480, min: 0 }),
+    'vpn-streams': Flags.string({
+      description: 'How packets travel to peers: one long-lived stream per peer (reuse), or a stream per packet as Go EdgeVPN sends (per-packet; for comparison)',
+      options: ['reuse', 'per-packet'],
+      default: 'reuse',
+      hidden: true,
+    }),
   }
 
   async run(): Promise<void> {
@@ -93,6 +100,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
         dhcp: f.dhcp ? { leaseDir: f['lease-dir'], timeoutMs: f['dhcp-timeout'] * 1000 } : undefined,
         api,
         ownershipTtl: f['ownership-ttl'],
+        sendMode: f['vpn-streams'] as SendMode,
         signal: stop.signal,
         log: (msg) => info(chalk.dim(msg)),
       })

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js'
 import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
 import { DhcpAborted, leasePath, negotiate, readLease, writeLease } from './dhcp.js'
-import { VpnRouter, type RouterStats } from './router.js'
+import { VpnRouter, type RouterStats, type SendMode } from './router.js'
 import { addTunAddress, openTun, type Tun } from './tun.js'
 
 export interface BridgeOptions {
@@ -21,6 +21,8 @@ export interface BridgeOptions {
   announceMs?: number
   /** Ownership liveness TTL in seconds, for routing decisions (0 disables the check). */
   ownershipTtl?: number
+  /** How packets travel to peers (default: one long-lived stream per peer). */
+  sendMode?: SendMode
   log?: (msg: string) => void
 }
 
@@ -96,6 +98,7 @@ export class Bridge {
         tun: this.opts.tun,
         route: (ip) => this.owner(ip),
         accept: (id) => this.isMachine(id),
+        sendMode: this.opts.sendMode,
         log: this.opts.log,
       })
       await this.router.start()
@@ -205,6 +208,7 @@ export interface RunBridgeOptions {
   /** API listen address (HOST:PORT or unix:///path); undefined disables the API. */
   api?: string
   ownershipTtl?: number
+  sendMode?: SendMode
   /** Stops a start that is still waiting (for a DHCP address); runBridge then rejects with DhcpAborted. */
   signal?: AbortSignal
   log?: (msg: string) => void
@@ -268,7 +272,7 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
       api = await startApiServer(peerBackend(peer), opts.api)
       opened.push(() => api!.close())
     }
-    const bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, log: opts.log })
+    const bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
     opened.push(() => bridge.stop())
     await bridge.start()
     if (address === undefined) {
