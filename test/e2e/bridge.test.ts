@@ -1,7 +1,8 @@
 /**
  * The bridge in network namespaces next to Go EdgeVPN VPN nodes: pings both
- * ways over the VPN, the bridge API answers EdgeVPN's client calls, and
- * SIGTERM removes the interface.
+ * ways over the VPN, 50 MB TCP transfers both ways with equal checksums
+ * (v0.35), the bridge API answers EdgeVPN's client calls, and SIGTERM
+ * removes the interface.
  */
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
@@ -11,10 +12,31 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { apiMachines, apiRequest, generateGoToken, requireGoPeer, startGoPeer } from '../helpers/go-peer.js'
-import { createNetwork, requireNetns } from '../helpers/netns.js'
+import { createNetwork, requireNetns, type TestNetwork } from '../helpers/netns.js'
 import { waitUntil } from '../helpers/wait.js'
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const TRANSFER = fileURLToPath(new URL('../helpers/tcp-transfer.mjs', import.meta.url))
+const TRANSFER_BYTES = 50 * 1024 * 1024
+
+interface TransferResult {
+  bytes: number
+  sha256: string
+}
+
+/** Sends TRANSFER_BYTES over TCP from one namespace to a listener on `toIp` in another; both ends' byte counts and checksums. */
+async function transfer(net: TestNetwork, fromNs: string, toNs: string, toIp: string): Promise<{ sent: TransferResult; received: TransferResult; seconds: number }> {
+  const server = net.spawn(toNs, process.execPath, [TRANSFER, 'serve', toIp, '5201'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  server.stdout?.on('data', (d) => (out += d))
+  server.stderr?.on('data', (d) => (out += d))
+  await waitUntil(() => out.includes('listening'), { timeoutMs: 10_000, intervalMs: 50, what: `a transfer listener on ${toIp}` })
+  const started = Date.now()
+  const client = await net.exec(fromNs, process.execPath, [TRANSFER, 'send', toIp, '5201', String(TRANSFER_BYTES)], { timeoutMs: 240_000 })
+  const seconds = (Date.now() - started) / 1000
+  await waitUntil(() => out.trim().split('\n').length >= 2, { timeoutMs: 30_000, intervalMs: 100, what: "the receiver's checksum" })
+  return { sent: JSON.parse(client.stdout) as TransferResult, received: JSON.parse(out.trim().split('\n')[1]) as TransferResult, seconds }
+}
 
 for (const version of ['v0.35.3', 'v0.34.0']) {
   describe(`bridge with Go ${version} VPN nodes`, () => {
@@ -43,6 +65,16 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
       await waitUntil(() => net.ping(n2.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'a ping from the bridge to a Go node' })
       await waitUntil(() => net.ping(n0.ns, '10.1.0.254', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'a ping from a Go node to the bridge' })
       assert.ok(await net.ping(n1.ns, '10.1.0.254', { count: 3, timeoutS: 2 }), 'the second Go node reaches the bridge too')
+
+      if (version !== 'v0.34.0') {
+        // 50 MB over TCP each way: everything arrives, unchanged.
+        for (const [name, from, to, ip] of [['bridge -> Go', n2.ns, n0.ns, '10.1.0.1'], ['Go -> bridge', n0.ns, n2.ns, '10.1.0.254']] as const) {
+          const { sent, received, seconds } = await transfer(net, from, to, ip)
+          assert.equal(sent.bytes, TRANSFER_BYTES, `${name}: bytes sent`)
+          assert.deepEqual(received, sent, `${name}: the receiver got every byte with the same checksum`)
+          t.diagnostic(`${name}: 50 MiB in ${seconds.toFixed(1)} s (${((TRANSFER_BYTES * 8) / seconds / 1e6).toFixed(1)} Mbit/s)`)
+        }
+      }
 
       // The bridge API answers EdgeVPN's client calls.
       const summary = JSON.parse((await apiRequest(`unix://${sock}`, 'GET', '/api/summary')).body)
