@@ -10,7 +10,10 @@ export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args
 
 /** One line out of oclif's multi-line parse errors. */
 function oneLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^(See more help|Note:|Alternatively)/.test(l))
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^(See more help|Note:|Alternatively|The following errors? occurred:?)/.test(l))
   const [first, ...rest] = lines
   // "Missing 2 required args:" is followed by one "name  description" line per argument.
   if (/^Missing \d+ required args?:?$/.test(first ?? '')) return `${first.replace(/:$/, '')}: ${rest.map((l) => l.split(/\s+/)[0]).join(', ')}`

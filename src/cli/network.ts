@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core'
 import type { LedgerAccess } from '../access.js'
 import { ApiLedgerAccess } from '../api/access.js'
 import { UsageError } from '../errors.js'
-import { joinNetwork, type JoinProgress } from '../peer/access.js'
+import type { JoinProgress } from '../peer/access.js'
 import type { OwnershipSetting } from '../peer/peer.js'
 import { networkTokenFlag, readToken } from './flags.js'
 
@@ -70,6 +70,8 @@ export async function openLedger(flags: NetworkFlagValues, progress?: (line: str
     if (p.phase === 'discovering') progress(`discovering peers… ${p.peers} connected`)
     else if (p.phase === 'syncing') progress(`syncing ledger… ${p.peers} peers, ${p.blocks} blocks`)
   }
+  // Loaded only when joining: the libp2p stack takes a while to load, and --api needs none of it.
+  const { joinNetwork } = await import('../peer/access.js')
   return joinNetwork({
     token,
     identityFile: flags.identity,
