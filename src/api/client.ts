@@ -1,5 +1,6 @@
 import http from 'node:http'
 import { ExitCode, UserError } from '../errors.js'
+import type { MachineEntry } from '../vpn/bridge.js'
 
 /** GET /api/summary (Go's types.Summary). */
 export interface ApiSummary {
@@ -17,14 +18,7 @@ export interface ApiSummary {
 }
 
 /** An entry of GET /api/machines: the machines bucket value plus the node's view of it. */
-export interface ApiMachine {
-  PeerID: string
-  Hostname: string
-  OS: string
-  Arch: string
-  /** VPN address. */
-  Address: string
-  Version: string
+export interface ApiMachine extends MachineEntry {
   /**
    * The node has a libp2p connection to the machine. Go's API never sets it (it
    * casts the base58 PeerID text to a peer.ID instead of decoding it).

@@ -25,21 +25,21 @@
 import assert from 'node:assert/strict'
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { accessSync, constants as fsConstants, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { accessSync, constants as fsConstants, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
+import type { ApiMachine } from '../../src/api/client.js'
 import { demoKubeconfig } from '../../src/kairos/demo.js'
-import { apiRequest, generateGoToken, goPeerBinary, goPeersDir, startGoPeer, type GoPeer } from '../helpers/go-peer.js'
+import { apiRequest, buildGoHelper, generateGoToken, goPeerBinary, goPeersDir, startGoPeer, type GoPeer } from '../helpers/go-peer.js'
 import { createNetwork, netnsUnavailableReason, type TestNetwork } from '../helpers/netns.js'
 import { waitFor, waitUntil } from '../helpers/wait.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '../..')
 const BIN = resolve(root, 'bin/run.js')
-const helperSrc = resolve(here, '../go/apiclient')
 const NET = 'kairos'
 
 const goMissing = spawnSync('go', ['version'], { encoding: 'utf8' }).status !== 0
@@ -57,17 +57,7 @@ interface Endpoint {
   value: unknown
 }
 /** The API's machine: the client's Machines() keeps only the ledger fields, the endpoint adds the view flags. */
-interface Machine {
-  PeerID: string
-  Hostname: string
-  OS: string
-  Arch: string
-  Address: string
-  Version: string
-  Connected: boolean
-  OnChain: boolean
-  Online: boolean
-}
+type Machine = ApiMachine
 interface Peer {
   ID: string
   Online: boolean
@@ -95,7 +85,7 @@ interface Report {
   endpoints: Record<string, Endpoint>
 }
 
-let workDir = ''
+let removeHelper: (() => void) | undefined
 let apiclient = ''
 
 function execBounded(file: string, args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -153,20 +143,13 @@ function roleRow(uuid: string, role: string, ip: string): string {
 before(() => {
   assert.ok(existsSync(resolve(root, 'dist/commands/bridge.js')), 'build the CLI first (npm run build)')
   if (goMissing || netnsUnavailableReason()) return
-  workDir = mkdtempSync(join(tmpdir(), 'kctl-apiclient-'))
-  for (const f of ['main.go', 'go.mod', 'go.sum']) copyFileSync(join(helperSrc, f), join(workDir, f))
-  apiclient = join(workDir, 'apiclient')
-  const build = spawnSync('go', ['build', '-o', apiclient, '.'], {
-    cwd: workDir,
-    encoding: 'utf8',
-    timeout: 600_000,
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOSUMDB: 'off' },
-  })
-  assert.equal(build.status, 0, `go build of test/go/apiclient failed:\n${build.stderr}`)
+  const built = buildGoHelper('apiclient')
+  apiclient = built.binary
+  removeHelper = built.remove
 })
 
 after(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true })
+  removeHelper?.()
 })
 
 interface Flavour {

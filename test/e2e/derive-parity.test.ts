@@ -13,8 +13,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -22,9 +21,9 @@ import { gossipTopic, rendezvous, rendezvousCid, sealKey } from '../../src/crypt
 import { md5hex, totp } from '../../src/crypto/otp.js'
 import { SealError, seal, unseal } from '../../src/crypto/seal.js'
 import { generateToken, MAX_INT64, parseToken, parseTokenYaml, tokenYaml, type NetworkToken } from '../../src/token/token.js'
+import { buildGoHelper } from '../helpers/go-peer.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const helperSrc = resolve(here, '../go/derive')
 const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find(
   (p): p is string => !!p && existsSync(p),
 )
@@ -61,7 +60,7 @@ interface GoRequest {
 }
 
 const goMissing = spawnSync('go', ['version'], { encoding: 'utf8' }).status !== 0
-let workDir = ''
+let removeHelper: (() => void) | undefined
 let helper = ''
 
 function runGo(req: GoRequest): GoResult {
@@ -103,19 +102,12 @@ const TIMES = [0, 1, 6, 7, 8999, 9000, 9001, 17999, 18000, 86399, 86400, 1785995
 
 describe('Go parity (edgevpn v0.35.3 packages)', { skip: goMissing ? 'Go toolchain not found (go version failed)' : false }, () => {
   before(() => {
-    workDir = mkdtempSync(join(tmpdir(), 'kctl-derive-'))
-    for (const f of ['main.go', 'go.mod', 'go.sum']) copyFileSync(join(helperSrc, f), join(workDir, f))
-    helper = join(workDir, 'derive')
-    const build = spawnSync('go', ['build', '-o', helper, '.'], {
-      cwd: workDir,
-      encoding: 'utf8',
-      timeout: 600_000,
-      env: { ...process.env, GOFLAGS: '-mod=mod', GOSUMDB: 'off' },
-    })
-    assert.equal(build.status, 0, `go build of test/go/derive failed:\n${build.stderr}`)
+    const built = buildGoHelper('derive')
+    helper = built.binary
+    removeHelper = built.remove
   })
   after(() => {
-    if (workDir) rmSync(workDir, { recursive: true, force: true })
+    removeHelper?.()
   })
 
   const cases: [string, () => NetworkToken][] = [

@@ -12,11 +12,12 @@
  * allowed inside a namespace.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stopProcessGroup } from './netns.js';
 import { StopWaiting, waitFor, type WaitOptions } from './wait.js';
 
@@ -648,4 +649,27 @@ export function waitForKey(
     },
     { timeoutMs: 30_000, intervalMs: 250, what: `ledger key ${bucket}/${key} at ${api}`, ...options },
   );
+}
+
+/**
+ * Builds one of the small Go programs under test/go (linked against EdgeVPN's
+ * own packages) in a scratch copy, so the source tree stays clean. Throws with
+ * Go's output when the build fails; `remove()` deletes the scratch copy.
+ */
+export function buildGoHelper(name: string): { binary: string; remove: () => void } {
+  const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'go', name);
+  const dir = mkdtempSync(join(tmpdir(), `kctl-${name}-`));
+  for (const f of ['main.go', 'go.mod', 'go.sum']) copyFileSync(join(src, f), join(dir, f));
+  const binary = join(dir, name);
+  const build = spawnSync('go', ['build', '-o', binary, '.'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOSUMDB: 'off' },
+  });
+  if (build.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`go build of test/go/${name} failed:\n${build.stderr}`);
+  }
+  return { binary, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
