@@ -10,7 +10,7 @@
  * BENCH_SECONDS sets the iperf3 duration (default 10), BENCH_ROWS picks rows by number (e.g. "1,2"),
  * BENCH_VPN_STREAMS=per-packet makes the bridge send as Go does (a stream per packet) for comparison.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

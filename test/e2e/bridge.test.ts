@@ -47,7 +47,7 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
       const token = generateGoToken({ version })
       const ownership = version === 'v0.34.0' ? undefined : 'enforce'
       const a = await startGoPeer({ version, token, netns: n0.ns, mdns: true, vpnAddress: '10.1.0.1/24', ownership, t })
-      const b = await startGoPeer({ version, token, netns: n1.ns, mdns: true, vpnAddress: '10.1.0.2/24', ownership, t })
+      await startGoPeer({ version, token, netns: n1.ns, mdns: true, vpnAddress: '10.1.0.2/24', ownership, t })
       const dir = mkdtempSync(join(tmpdir(), 'kctl-bridge-'))
       t.after(() => rmSync(dir, { recursive: true, force: true }))
       const sock = join(dir, 'api.sock')

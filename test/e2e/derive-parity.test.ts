@@ -13,20 +13,13 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { gossipTopic, rendezvous, rendezvousCid, sealKey } from '../../src/crypto/derive.js'
 import { md5hex, totp } from '../../src/crypto/otp.js'
 import { SealError, seal, unseal } from '../../src/crypto/seal.js'
 import { generateToken, MAX_INT64, parseToken, parseTokenYaml, tokenYaml, type NetworkToken } from '../../src/token/token.js'
 import { buildGoHelper } from '../helpers/go-peer.js'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find(
-  (p): p is string => !!p && existsSync(p),
-)
+import { noVectors, vectors } from '../helpers/vectors.js'
 
 interface GoDerived {
   unix: number
@@ -186,8 +179,8 @@ describe('Go parity (edgevpn v0.35.3 packages)', { skip: goMissing ? 'Go toolcha
     assert.throws(() => unseal(key, 'zz'), SealError)
   })
 
-  describe('shared vectors against Go', { skip: vectorsPath ? false : 'vectors.json not found (set KAIROSCTL_VECTORS)' }, () => {
-    const v = vectorsPath ? (JSON.parse(readFileSync(vectorsPath, 'utf8')) as any) : undefined
+  describe('shared vectors against Go', { skip: noVectors }, () => {
+    const v = vectors
 
     it('vector tokens decode in Go to the vector fields', () => {
       for (const t of Object.values(v.tokens) as { base64_std: string }[]) {

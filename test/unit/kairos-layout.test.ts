@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
 import { describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import type { LedgerData } from '../../src/access.js'
 import { encodeKubeconfig, extractKubeconfig, getKubeconfigOutput, KubeconfigError, rewriteKubeconfig } from '../../src/kairos/kubeconfig.js'
 import {
@@ -19,9 +16,7 @@ import {
   parseGoTime,
   serviceKey,
 } from '../../src/kairos/layout.js'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find((p): p is string => !!p && existsSync(p))
+import { noVectors, vectors } from '../helpers/vectors.js'
 
 interface KairosVectorEntry {
   key: string
@@ -38,8 +33,8 @@ interface KairosVectors {
   get_kubeconfig_output: string
 }
 
-describe('kairos vectors', { skip: vectorsPath ? false : 'shared/vectors/vectors.json not found (set KAIROSCTL_VECTORS)' }, () => {
-  const v = (vectorsPath ? JSON.parse(readFileSync(vectorsPath, 'utf8')).kairos : undefined) as KairosVectors
+describe('kairos vectors', { skip: noVectors }, () => {
+  const v = (vectors?.kairos) as KairosVectors
   const byKey = (k: string): KairosVectorEntry => v.entries.find((e) => e.key === k)!
 
   test('the bucket is the default network id', () => {

@@ -4,10 +4,7 @@
  * context renaming, and waiting for a kubeconfig on an in-memory ledger.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
 import { describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import type { LedgerAccess, LedgerData, WriteOptions } from '../../src/access.js'
 import { ExitCode, UsageError, UserError } from '../../src/errors.js'
@@ -23,9 +20,7 @@ import {
 } from '../../src/kairos/kubeconfig.js'
 import { advertisementValue, decodeString, decodeValue, encodeDataText, encodePaddedUrlBase64, encodeValue, goTimeText, keys } from '../../src/kairos/layout.js'
 import { ADVERTISE_FRESHNESS_MS, KNOWN_ROLES, listRoles, setRole, validateRole } from '../../src/kairos/roles.js'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find((p): p is string => !!p && existsSync(p))
+import { noVectors, vectors } from '../helpers/vectors.js'
 
 interface KairosVectors {
   bucket: string
@@ -102,8 +97,8 @@ function expectProblem(
 
 // ---------------------------------------------------------------------------
 
-describe('kairos vectors', { skip: vectorsPath ? false : 'shared/vectors/vectors.json not found (set KAIROSCTL_VECTORS)' }, () => {
-  const v = (vectorsPath ? JSON.parse(readFileSync(vectorsPath, 'utf8')).kairos : undefined) as KairosVectors
+describe('kairos vectors', { skip: noVectors }, () => {
+  const v = (vectors?.kairos) as KairosVectors
   const entry = (k: string) => v.entries.find((e) => e.key === k)!
 
   test('encodeValue stored as a JSON string is the ledger Data text of every vector entry', () => {

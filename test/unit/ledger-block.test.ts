@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
 import { describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { BlockError, checksum, checksumInput, decodeBlock, encodeBlock, GENESIS_HASH, genesisBlock, goTimeString, type Block } from '../../src/ledger/block.js'
 import { legacyEntry, type Entry } from '../../src/ledger/entry.js'
 import { parseJson } from '../../src/ledger/json.js'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find((p): p is string => !!p && existsSync(p))
-const vectors = vectorsPath ? JSON.parse(readFileSync(vectorsPath, 'utf8')) : undefined
-const noVectors = vectorsPath ? false : 'shared/vectors/vectors.json not found (set KAIROSCTL_VECTORS)'
+import { noVectors, vectors } from '../helpers/vectors.js'
 
 const storageOf = (o: Record<string, Record<string, Entry>>): Block['storage'] => new Map(Object.entries(o).map(([b, kv]) => [b, new Map(Object.entries(kv))]))
 

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
 import { describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { generateKeyPairFromSeed, privateKeyToProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import {
   canonicalBytes,
@@ -21,11 +18,7 @@ import {
   type Signer,
 } from '../../src/ledger/entry.js'
 import { parseJson } from '../../src/ledger/json.js'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find((p): p is string => !!p && existsSync(p))
-const vectors = vectorsPath ? JSON.parse(readFileSync(vectorsPath, 'utf8')) : undefined
-const noVectors = vectorsPath ? false : 'shared/vectors/vectors.json not found (set KAIROSCTL_VECTORS)'
+import { noVectors, vectors } from '../helpers/vectors.js'
 
 const seed = (n: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (n * 32 + i) & 0xff)
 const key0 = await generateKeyPairFromSeed('Ed25519', seed(0))

@@ -1,21 +1,21 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { checksum, decodeBlock, encodeBlock, genesisBlock, goTimeString, type Block } from '../../src/ledger/block.js'
 import { canonicalBytes, decodeEntry, encodeEntry, signerFromPrivateKey, verifyEntry, type Entry } from '../../src/ledger/entry.js'
 import { goJsonString, goJsonStringify, parseJson } from '../../src/ledger/json.js'
 import { Ledger } from '../../src/ledger/ledger.js'
+import { noVectors, vectors } from '../helpers/vectors.js'
 
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/vectors.json', import.meta.url), 'utf8'))
-const seedKey = await generateKeyPairFromSeed('Ed25519', Buffer.from(vectors.identity.seed_hex, 'hex'))
+// Without the vectors, the vector tests skip; the others sign with any key.
+const seedKey = vectors ? await generateKeyPairFromSeed('Ed25519', Buffer.from(vectors.identity.seed_hex, 'hex')) : await generateKeyPair('Ed25519')
 const seedSigner = signerFromPrivateKey(seedKey)
 
-test('identity from the vector seed', () => {
+test('identity from the vector seed', { skip: noVectors }, () => {
   assert.equal(seedSigner.id, vectors.identity.peer_id)
 })
 
-test('signed entries: canonical bytes, signature and wire JSON match the vectors', () => {
+test('signed entries: canonical bytes, signature and wire JSON match the vectors', { skip: noVectors }, () => {
   for (const v of vectors.signed_entries) {
     const e: Entry = { value: v.value, owner: v.owner, version: BigInt(v.version), updatedAt: BigInt(v.updated_at), deleted: v.deleted, sig: null }
     assert.equal(Buffer.from(canonicalBytes(v.bucket, v.key, e)).toString('hex'), v.canonical_hex)
@@ -30,14 +30,14 @@ test('signed entries: canonical bytes, signature and wire JSON match the vectors
   }
 })
 
-test('legacy entries are bare JSON strings', () => {
+test('legacy entries are bare JSON strings', { skip: noVectors }, () => {
   const v = vectors.legacy_entry
   const e = decodeEntry(parseJson(v.wire_json))
   assert.equal(e.value, v.value)
   assert.equal(encodeEntry(e), v.wire_json)
 })
 
-test('blocks: decode/encode round trip and Go checksums', () => {
+test('blocks: decode/encode round trip and Go checksums', { skip: noVectors }, () => {
   const b = vectors.blocks
   const block = decodeBlock(b.mixed_block_v035.json)
   assert.equal(encodeBlock(block, { legacy: false }), b.mixed_block_v035.json)

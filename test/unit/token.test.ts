@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { parseDocument } from 'yaml'
 import { generateToken, MAX_INT64, parseToken, parseTokenYaml, TokenError, tokenYaml } from '../../src/token/token.js'
+import { noVectors, vectors } from '../helpers/vectors.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const vectorsPath = [process.env.KAIROSCTL_VECTORS, resolve(here, '../../../shared/vectors/vectors.json')].find((p): p is string => !!p && existsSync(p))
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const v: any = vectorsPath ? JSON.parse(readFileSync(vectorsPath, 'utf8')) : undefined
+const v = vectors
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890'
 
 describe('generateToken', () => {
@@ -120,7 +116,7 @@ describe('parseToken', () => {
   }
 })
 
-describe('vector tokens', { skip: vectorsPath ? false : 'shared/vectors/vectors.json not found (set KAIROSCTL_VECTORS)' }, () => {
+describe('vector tokens', { skip: noVectors }, () => {
   it('parse to exactly the vector fields and re-encode byte for byte', () => {
     const k = v.inputs.keys
     for (const [name, interval] of [['edgevpn_default_9000', 9000n], ['kairosctl_maxint64', MAX_INT64]] as const) {
