@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createHost, type PeerHost } from '../../src/peer/host.js'
-import { VpnRouter, type SendMode } from '../../src/vpn/router.js'
+import { VPN_PROTOCOL, VpnRouter, type SendMode } from '../../src/vpn/router.js'
 import type { Tun } from '../../src/vpn/tun.js'
 
 /** A TUN device in memory: `inject` is what the kernel would hand us, `written` what we gave it. */
@@ -43,6 +43,17 @@ class MemoryTun {
 
 async function host(): Promise<PeerHost> {
   return createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, bootstrapPeers: [], maxMessageSize: 1 << 20 })
+}
+
+/** Waits (bounded) until `a` has learnt through identify that `b` speaks the VPN protocol: the connection is fully set up. */
+async function identified(a: PeerHost, b: PeerHost): Promise<void> {
+  const end = Date.now() + 10_000
+  for (;;) {
+    const peer = await a.peerStore.get(b.peerId).catch(() => undefined)
+    if (peer?.protocols.includes(VPN_PROTOCOL)) return
+    if (Date.now() > end) throw new Error('timed out waiting for identify')
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }
 
 const until = async (cond: () => boolean, what: string, ms = 20_000): Promise<void> => {
@@ -83,6 +94,7 @@ for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
       await tb.close()
     })
     await a.dial(b.getMultiaddrs()[0])
+    await identified(a, b)
     // Bursts of 100, as a TCP sender's window would send them.
     const n = 2000
     for (let i = 0; i < n; i += 100) {
