@@ -33,21 +33,15 @@ import '../../src/polyfill.js'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { createInterface } from 'node:readline'
 import { joinNetwork, PeerLedgerAccess } from '../../src/peer/access.js'
-import { EdgePeer, type OwnershipSetting } from '../../src/peer/peer.js'
+import { EdgePeer, type PeerOptions } from '../../src/peer/peer.js'
 import { rendezvous, rendezvousCid } from '../../src/crypto/derive.js'
 import { parseToken, type NetworkToken } from '../../src/token/token.js'
 
-export interface MainOptions {
+/** The peer's options as JSON can carry them (token as base64, key as hex), plus how this helper runs. */
+export interface MainOptions extends Omit<PeerOptions, 'token' | 'privateKey' | 'identityFile' | 'listen' | 'log'> {
   /** Base64 network token. */
   token: string
   listen: string[]
-  mdns?: boolean
-  dht?: boolean
-  dhtServer?: boolean
-  bootstrapPeers?: string[]
-  ownership?: OwnershipSetting
-  ownershipTtl?: number
-  syncIntervalMs?: number
   /** Hex of the libp2p protobuf private key (fixed identity). */
   privateKey?: string
   /** Join through joinNetwork and wait until synced (default true). */
