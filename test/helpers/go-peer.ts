@@ -361,7 +361,14 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
   args.push(...(options.extraArgs ?? []));
 
   // ---- spawn --------------------------------------------------------------
-  const env = cleanEnv(workDir, options.extraEnv);
+  // go-libp2p dials from its listening port (SO_REUSEPORT). When two Go nodes
+  // dial each other at the same moment (both answer each other's mDNS query),
+  // the two SYNs can meet as one TCP simultaneous open: both ends then send a
+  // TLS ClientHello, the handshake fails on both sides, and EdgeVPN's mDNS
+  // handler never retries, so the pair stays apart. Seen in about 1 run in 15
+  // of the mDNS harness test. Dialling from ephemeral ports removes the race
+  // without touching the protocol; `extraEnv` can switch it back on.
+  const env = cleanEnv(workDir, { LIBP2P_TCP_REUSEPORT: 'false', ...options.extraEnv });
   const command = inNetns ? 'ip' : bin;
   const commandArgs = inNetns ? ['netns', 'exec', options.netns as string, bin, ...args] : args;
   installExitHook();
