@@ -14,6 +14,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PubSubLike } from '../gossip/hub.js'
+import { FastInbound } from './fast-inbound.js'
 
 export interface HostOptions {
   privateKey: PrivateKey
@@ -90,6 +91,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     })
   }
 
+  const fast = new FastInbound()
   const node = await createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
@@ -98,11 +100,12 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     // EdgeVPN nodes open a stream per VPN packet: allow many streams at once, and
     // streams that arrive before the connection is fully set up (more than 10
     // of those would otherwise abort the connection).
-    streamMuxers: [yamux({ maxInboundStreams: 4096, maxOutboundStreams: 4096, maxEarlyStreams: 256 })],
+    streamMuxers: [fast.wrap(yamux({ maxInboundStreams: 4096, maxOutboundStreams: 4096, maxEarlyStreams: 256 }))],
     peerDiscovery: peerDiscovery as never,
     services: services as never,
     connectionManager: { maxConnections: 512 },
   })
+  fast.attach(node)
   // libp2p 3 does not dial discovered peers by itself.
   node.addEventListener('peer:discovery', (evt: CustomEvent<PeerInfo>) => {
     const peer = evt.detail

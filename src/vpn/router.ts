@@ -1,7 +1,8 @@
-import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ipDestination, PacketFramer } from './packet.js'
 import type { Tun } from './tun.js'
+import { fastInboundOf } from '../peer/fast-inbound.js'
 
 /** EdgeVPN's VPN protocol: raw IP packets, no framing. */
 export const VPN_PROTOCOL = '/edgevpn/0.1'
@@ -173,11 +174,12 @@ export class VpnRouter {
 
   async start(): Promise<void> {
     this.running = true
-    await this.opts.host.handle(VPN_PROTOCOL, (stream, connection) => this.inbound(stream, connection), {
+    await this.opts.host.handle(VPN_PROTOCOL, (stream, connection) => this.inbound(stream, connection.remotePeer), {
       maxInboundStreams: 4096,
       maxOutboundStreams: 4096,
       force: true,
     })
+    fastInboundOf(this.opts.host)?.handle(VPN_PROTOCOL, (stream, peer) => this.inbound(stream, peer))
     void this.readLoop()
   }
 
@@ -185,6 +187,7 @@ export class VpnRouter {
     this.running = false
     for (const link of this.links.values()) link.close()
     this.links.clear()
+    fastInboundOf(this.opts.host)?.unhandle(VPN_PROTOCOL)
     await this.opts.host.unhandle(VPN_PROTOCOL).catch(() => {})
   }
 
@@ -275,8 +278,8 @@ export class VpnRouter {
    * listeners rather than an async iterator: Go opens a stream per packet,
    * so the per-stream cost is the inbound data plane's cost).
    */
-  private inbound(stream: Stream, connection: Connection): void {
-    if (!this.opts.accept(connection.remotePeer.toString())) {
+  private inbound(stream: Stream, remotePeer: PeerId): void {
+    if (!this.opts.accept(remotePeer.toString())) {
       this.stats.rejectedStreams++
       stream.abort(new Error('peer is not in the machines bucket'))
       return

@@ -1,0 +1,147 @@
+import type { Connection, PeerId, Stream, StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/**
+ * A cheaper way in for inbound streams of chosen protocols.
+ *
+ * Go EdgeVPN opens a stream for every VPN packet it sends. libp2p's usual path
+ * for an inbound stream (multistream-select with its own reader and abort
+ * signal, a peer-store merge, the handler lookup and middleware promises) costs
+ * more than the packet itself. This wraps the stream muxer: the first bytes of
+ * every inbound stream are compared with the multistream-select opening of a
+ * registered protocol (header line, then protocol line, as go-multistream's
+ * lazy client sends them). On a match the two lines are echoed back, as
+ * multistream-select's listener does, and the stream goes straight to the
+ * registered handler. Anything else, including a stream that proposes another
+ * protocol first, is handed back to libp2p with its bytes untouched.
+ */
+export type FastHandler = (stream: Stream, remotePeer: PeerId) => void
+
+const MSS_HEADER = '/multistream/1.0.0'
+
+/** One multistream-select message: varint length, then the line with its newline. */
+function mssLine(text: string): Uint8Array {
+  const body = new TextEncoder().encode(`${text}\n`)
+  if (body.length > 127) throw new Error(`protocol name too long for the fast path: ${text}`)
+  return Uint8Array.of(body.length, ...body)
+}
+
+interface Route {
+  protocol: string
+  opening: Uint8Array
+  handler: FastHandler
+}
+
+type StreamListener = (evt: CustomEvent<Stream>) => void
+type MuxerFactoryInit<C> = (components: C) => StreamMuxerFactory
+
+const byHost = new WeakMap<object, FastInbound>()
+
+/** The fast path of a host made by createHost (undefined for other libp2p nodes). */
+export function fastInboundOf(host: object): FastInbound | undefined {
+  return byHost.get(host)
+}
+
+export class FastInbound {
+  /** Inbound streams taken by the fast path, and those handed to libp2p. */
+  readonly stats = { fast: 0, passed: 0 }
+  private readonly routes: Route[] = []
+  private connections?: () => Connection[]
+
+  /** Binds this fast path to its host, where the connection (and so the remote peer) of a muxer is found. */
+  attach(host: { getConnections(): Connection[] }): void {
+    this.connections = () => host.getConnections()
+    byHost.set(host, this)
+  }
+
+  handle(protocol: string, handler: FastHandler): void {
+    this.unhandle(protocol)
+    const header = mssLine(MSS_HEADER)
+    const line = mssLine(protocol)
+    const opening = new Uint8Array(header.length + line.length)
+    opening.set(header)
+    opening.set(line, header.length)
+    this.routes.push({ protocol, opening, handler })
+  }
+
+  unhandle(protocol: string): void {
+    const i = this.routes.findIndex((r) => r.protocol === protocol)
+    if (i >= 0) this.routes.splice(i, 1)
+  }
+
+  /** Wraps a stream muxer (e.g. `yamux()`) so its inbound streams pass through here first. */
+  wrap<C>(inner: MuxerFactoryInit<C>): MuxerFactoryInit<C> {
+    return (components: C) => {
+      const factory = inner(components)
+      return {
+        protocol: factory.protocol,
+        createStreamMuxer: (maConn) => this.patch(factory.createStreamMuxer(maConn)),
+      }
+    }
+  }
+
+  private patch(muxer: StreamMuxer): StreamMuxer {
+    const add = muxer.addEventListener.bind(muxer) as (type: string, listener: unknown, options?: unknown) => void
+    let peer: PeerId | undefined
+    const remotePeer = (): PeerId | undefined => {
+      if (!peer) peer = this.connections?.().find((c) => c.streams === muxer.streams)?.remotePeer
+      return peer
+    }
+    ;(muxer as { addEventListener: unknown }).addEventListener = (type: string, listener: unknown, options?: unknown) => {
+      if (type !== 'stream' || typeof listener !== 'function') return add(type, listener, options)
+      const libp2p = listener as StreamListener
+      add(type, (evt: CustomEvent<Stream>) => this.inbound(evt, libp2p, remotePeer), options)
+    }
+    return muxer
+  }
+
+  private inbound(evt: CustomEvent<Stream>, libp2p: StreamListener, remotePeer: () => PeerId | undefined): void {
+    if (this.routes.length === 0) return libp2p(evt)
+    const stream = evt.detail
+    let seen: Uint8Array = new Uint8Array(0)
+    const finish = (route: Route | undefined): void => {
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('remoteCloseWrite', giveUp)
+      const peer = route ? remotePeer() : undefined
+      if (route) {
+        stream.protocol = route.protocol
+        stream.send(route.opening)
+        seen = seen.subarray(route.opening.length)
+      }
+      if (seen.length > 0) stream.unshift(seen)
+      if (route && peer) {
+        this.stats.fast++
+        route.handler(stream, peer)
+      } else {
+        this.stats.passed++
+        libp2p(evt) // libp2p negotiates (or, with the protocol set, skips to its handler)
+      }
+    }
+    const onMessage = (msg: { data: Uint8Array | Uint8ArrayList }): void => {
+      const data = msg.data instanceof Uint8Array ? msg.data : msg.data.subarray()
+      if (seen.length === 0) seen = data
+      else {
+        const joined = new Uint8Array(seen.length + data.length)
+        joined.set(seen)
+        joined.set(data, seen.length)
+        seen = joined
+      }
+      let undecided = false
+      for (const route of this.routes) {
+        const n = Math.min(seen.length, route.opening.length)
+        if (!startsWith(seen, route.opening, n)) continue
+        if (n === route.opening.length) return finish(route)
+        undecided = true
+      }
+      if (!undecided) finish(undefined)
+    }
+    const giveUp = (): void => finish(undefined)
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('remoteCloseWrite', giveUp)
+  }
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (bytes[i] !== prefix[i]) return false
+  return true
+}
