@@ -15,6 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PubSubLike } from '../gossip/hub.js'
 import { FastInbound } from './fast-inbound.js'
+import { withBatchedWrites } from './write-batching.js'
 
 export interface HostOptions {
   privateKey: PrivateKey
@@ -96,7 +97,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [withBatchedWrites(noise())],
     // EdgeVPN nodes open a stream per VPN packet: allow many streams at once, and
     // streams that arrive before the connection is fully set up (more than 10
     // of those would otherwise abort the connection).
