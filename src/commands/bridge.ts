@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Flags } from '@oclif/core'
@@ -53,7 +54,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     const f = this.flags
     if (!f['network-token']) throw new UsageError('no network token', 'pass --network-token or set EDGEVPNTOKEN')
     const token = readToken(f['network-token'])
-    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(f.address)) throw new UsageError(`invalid --address ${f.address}`, 'use an IPv4 address with a prefix, e.g. 10.1.0.254/24')
+    if (!isIPv4Cidr(f.address)) throw new UsageError(`invalid --address ${f.address}`, 'use an IPv4 address with a prefix length of 1 to 32, e.g. 10.1.0.254/24')
     const api = f.api === '' ? undefined : f.api
     if (api && !api.startsWith('unix://')) {
       const { host } = parseHostPort(api)
@@ -136,4 +137,10 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     if (f.json) this.printJson({ state: 'down' })
     else info('bridge down')
   }
+}
+
+/** `a.b.c.d/n`: a plain IPv4 address (no leading zeros) and a prefix length of 1 to 32. */
+function isIPv4Cidr(text: string): boolean {
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(text)
+  return m !== null && isIPv4(m[1]) && Number(m[2]) >= 1 && Number(m[2]) <= 32
 }
