@@ -19,15 +19,19 @@ export default class GetKubeconfig extends LedgerCommand<typeof GetKubeconfig> {
     'network-id': networkIdFlag,
     output: Flags.string({ char: 'o', description: 'Write to this file (mode 0600) instead of stdout' }),
     force: Flags.boolean({ description: 'Overwrite the --output file if it exists' }),
-    wait: Flags.boolean({ description: 'Keep watching the ledger until the kubeconfig appears (up to --timeout)' }),
+    wait: Flags.boolean({ description: 'Keep watching the ledger until the kubeconfig appears (--timeout bounds joining and waiting together)' }),
     context: Flags.string({ description: 'Rename the cluster, context and user to this name' }),
   }
 
   async run(): Promise<void> {
     const f = this.flags
+    // --timeout bounds the whole command: joining the network and then waiting share it.
+    const startedAt = Date.now()
+    const deadline = startedAt + f.timeout * 1000
     const { kubeconfig, masterIp } = await this.withLedger(async (access) => {
       if (!f.wait) return extractKubeconfig(await access.data(), f['network-id'])
-      return waitForKubeconfig(access, f['network-id'], { timeoutMs: f.timeout * 1000, onProgress: (status) => this.progress(status) })
+      const timeoutMs = Math.max(0, deadline - Date.now())
+      return waitForKubeconfig(access, f['network-id'], { timeoutMs, startedAt, onProgress: (status) => this.progress(status) })
     })
     this.clearProgress()
     const text = f.context ? renameContext(kubeconfig, f.context) : kubeconfig

@@ -234,6 +234,8 @@ function setIn(target: unknown, path: (string | number)[], value: unknown): void
 export interface WaitOptions {
   /** Give up after this long (a UserError naming what is still missing). */
   timeoutMs: number
+  /** When the caller's overall wait began, if before this call (the timeout error reports the time since then). */
+  startedAt?: number
   /** Stop waiting early (a UserError saying so). */
   signal?: AbortSignal
   /** Called with a one-line status whenever what is missing changes. */
@@ -303,7 +305,8 @@ export async function waitForKubeconfig(
   if (result) return result
   if (fatal) throw fatal
   if (timedOut) {
-    throw new UserError(`timed out after ${formatDuration(timeoutMs)} waiting for the kubeconfig: ${pending?.message ?? 'no ledger data received'}`, {
+    const waited = opts.startedAt === undefined ? timeoutMs : Date.now() - opts.startedAt
+    throw new UserError(`timed out after ${formatDuration(waited)} waiting for the kubeconfig: ${pending?.message ?? 'no ledger data received'}`, {
       hint: pending?.problem === 'no-bucket' ? pending.hint : 'check that the cluster is up, or wait longer (--timeout)',
     })
   }

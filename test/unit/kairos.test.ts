@@ -564,6 +564,15 @@ describe('waitForKubeconfig', () => {
     assert.equal(fake.watching, 0)
   })
 
+  test('what is left of a longer wait: the timeout reports the whole wait', async () => {
+    const fake = new FakeLedger(clusterData({ kubeconfig: null }))
+    const started = Date.now()
+    await assert.rejects(waitForKubeconfig(fake, NET, { timeoutMs: 100, startedAt: started - 29_900 }), {
+      message: /^timed out after 30s waiting for the kubeconfig: /,
+    })
+    assert.ok(Date.now() - started < 3000, 'only the remaining 100 ms were waited')
+  })
+
   test('never any master: the timeout says no master is elected', async () => {
     const fake = new FakeLedger({ [NET]: { [keys.advertisement('n1')]: encodeDataText(advertisementValue(new Date())) } })
     await assert.rejects(waitForKubeconfig(fake, NET, { timeoutMs: 1000 }), {
