@@ -86,6 +86,11 @@ export class PeerLink {
     return this.queue.length
   }
 
+  /** Nothing queued or being sent, and no open stream: the link can be dropped. */
+  get idle(): boolean {
+    return !this.pumping && this.queue.length === 0 && (this.stream === undefined || this.stream.status !== 'open')
+  }
+
   push(packet: Uint8Array): void {
     if (this.closed) return
     if (this.queue.length === 0 && this.stream && fits(this.stream, packet)) {
@@ -169,8 +174,22 @@ export class VpnRouter {
   private readonly links = new Map<string, PeerLink>()
   private readonly peerIds = new Map<string, PeerId>()
   private inFlight = 0
+  /** Peers come and go (a restarted Kairos node may have a new identity): links of gone peers are dropped. */
+  private readonly forgetIdleLinks = (): void => {
+    for (const [owner, link] of this.links) {
+      if (!link.idle) continue
+      link.close()
+      this.links.delete(owner)
+      this.peerIds.delete(owner)
+    }
+  }
 
   constructor(private readonly opts: RouterOptions) {}
+
+  /** Peers with a link (reuse mode). */
+  get linkCount(): number {
+    return this.links.size
+  }
 
   async start(): Promise<void> {
     this.running = true
@@ -180,11 +199,13 @@ export class VpnRouter {
       force: true,
     })
     fastInboundOf(this.opts.host)?.handle(VPN_PROTOCOL, (stream, peer) => this.inbound(stream, peer))
+    this.opts.host.addEventListener('peer:disconnect', this.forgetIdleLinks)
     void this.readLoop()
   }
 
   async stop(): Promise<void> {
     this.running = false
+    this.opts.host.removeEventListener('peer:disconnect', this.forgetIdleLinks)
     for (const link of this.links.values()) link.close()
     this.links.clear()
     fastInboundOf(this.opts.host)?.unhandle(VPN_PROTOCOL)

@@ -2,7 +2,7 @@
  * Two of our hosts on loopback route IP packets to each other through the
  * VPN router, with in-memory TUN devices: every packet arrives, in order, in
  * both send modes; the reuse mode opens one stream; a peer that is not in the
- * machines bucket is refused.
+ * machines bucket is refused; the link to a peer that stops is dropped.
  */
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
@@ -116,6 +116,12 @@ for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
     // Unknown destinations are dropped, not sent.
     ta.inject(packet(n, '10.1.0.9'))
     await until(() => ra.stats.droppedNoRoute === 1, 'the unroutable packet')
+    if (mode === 'reuse') {
+      // The link to a peer that went away is dropped.
+      assert.equal(ra.linkCount, 1)
+      await b.stop()
+      await until(() => ra.linkCount === 0, 'the link to the stopped peer to be dropped', 10_000)
+    }
   })
 }
 
