@@ -259,6 +259,9 @@ describe('extractKubeconfig', () => {
     bad(K3S_YAML.replace('current-context: default', 'current-context: other'), 'the published kubeconfig is not a valid kubeconfig: current-context "other" is not among its contexts')
     bad(K3S_YAML.replace('    cluster: default', '    cluster: nope'), 'the published kubeconfig is not a valid kubeconfig: context "default" names cluster "nope", which it does not define')
     bad(K3S_YAML.replace('    user: default', '    user: nobody'), 'the published kubeconfig is not a valid kubeconfig: context "default" names user "nobody", which it does not define')
+    // Entries the kubernetes client's own parsers refuse.
+    bad(K3S_YAML.replace('    server: https://127.0.0.1:6443\n', ''), 'the published kubeconfig is not a valid kubeconfig: clusters[0].cluster.server is missing')
+    bad(K3S_YAML.replace('- context:\n    cluster: default\n', '- context:\n'), 'the published kubeconfig is not a valid kubeconfig: contexts[0].context.cluster is missing')
   })
 
   test('another network id reads its own bucket', () => {
