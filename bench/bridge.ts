@@ -79,7 +79,7 @@ try {
   const anchor = results.find(([name]) => name.startsWith('Go -> Go'))?.[1] ?? NaN
   console.log(`VPN data plane against Go ${version} (iperf3 TCP ${seconds} s, ping 20 x 0.2 s; bridge sends ${process.env.BENCH_VPN_STREAMS ?? 'reuse'})`)
   for (const [name, mbit, retransmits, rtt] of results) {
-    console.log(`${name.padEnd(20)} ${mbit.toFixed(1).padStart(8)} Mbit/s  ${(mbit / anchor).toFixed(2)}x Go->Go  ${String(retransmits).padStart(5)} retransmits  RTT ${rtt.toFixed(2)} ms`)
+    console.log(`${name.padEnd(20)} ${mbit.toFixed(1).padStart(8)} Mbit/s  ${Number.isNaN(anchor) ? '(no anchor row)' : `${(mbit / anchor).toFixed(2)}x Go->Go`}  ${String(retransmits).padStart(5)} retransmits  RTT ${rtt.toFixed(2)} ms`)
   }
   console.log(`bridge RSS: idle ${idle.toFixed(1)} MiB, under load (peak) ${loadRss.toFixed(1)} MiB`)
   await stopProcessGroup(bridge, 10_000)
