@@ -121,7 +121,9 @@ describe(`bridge --dhcp with Go ${VERSION} VPN nodes`, () => {
     assert.match(addrs.stdout, /inet 10\.1\.0\.6\/24 /)
 
     // The Go node sees the bridge's dhcp/leader flag and its machines entry, and routes to it.
-    assert.equal(JSON.parse(await apiGet(a.api, 'dhcp', 'leader')), up.peerId)
+    await waitUntil(async () => (await apiGet(a.api, 'dhcp', 'leader')) === JSON.stringify(up.peerId), {
+      timeoutMs: 30_000, intervalMs: 250, what: `the bridge as dhcp/leader on the Go node (${first.output()})`,
+    })
     await waitUntil(async () => (await apiMachines(a.api)).some((m) => m.Address === '10.1.0.6' && m.PeerID === up.peerId), {
       timeoutMs: 60_000, intervalMs: 500, what: `10.1.0.6 in the Go node's /api/machines (${first.output()})`,
     })
