@@ -16,12 +16,12 @@ export interface Run {
   stderr: string
 }
 
-/** The CLI with NO_COLOR, no EDGEVPNTOKEN (unless given) and no debug output. */
+/** The CLI with NO_COLOR and nothing of the caller's token, API, peers or debug setting (`env` can set them). */
 export function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_NO_WARNINGS: '1', ...env }
-    if (!('EDGEVPNTOKEN' in env)) delete childEnv.EDGEVPNTOKEN
-    delete childEnv.KAIROSCTL_DEBUG
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_NO_WARNINGS: '1' }
+    for (const k of ['EDGEVPNTOKEN', 'EDGEVPN_API', 'EDGEVPNBOOTSTRAPPEERS', 'KAIROSCTL_DEBUG']) delete childEnv[k]
+    Object.assign(childEnv, env)
     execFile(process.execPath, [bin, ...args], { cwd: root, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
       done({ code, stdout, stderr })

@@ -7,14 +7,12 @@
  */
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import http from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import type { LedgerData } from '../../src/access.js'
 import { peerBackend } from '../../src/api/peer-backend.js'
 import { startApiServer, type ApiBackend } from '../../src/api/server.js'
@@ -23,32 +21,13 @@ import { healthcheckTime } from '../../src/ledger/policy.js'
 import { EdgePeer } from '../../src/peer/peer.js'
 import { gatherStatus, type Status } from '../../src/status.js'
 import { generateToken } from '../../src/token/token.js'
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const bin = resolve(root, 'bin/run.js')
+import { run, type Run } from '../helpers/cli.js'
 
 const ME = '12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'
 const N2 = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 const N3 = '12D3KooWRBhwfeP2Y9CDkFRBeZ1nfEV9ZtSnfbrqvnKP5PPqTq8Q'
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-/** Runs the built CLI with a clean environment (no token, API or peers from the caller). */
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_NO_WARNINGS: '1' }
-    for (const k of ['EDGEVPNTOKEN', 'EDGEVPN_API', 'EDGEVPNBOOTSTRAPPEERS', 'KAIROSCTL_DEBUG']) delete childEnv[k]
-    Object.assign(childEnv, env)
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr })
-    })
-  })
-}
-
+/** Exactly one stderr line, `error: <expected>`, no stack trace. */
 function assertOneErrorLine(r: Run, expected: string): void {
   const lines = r.stderr.split('\n').filter((l) => l !== '')
   assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`)
