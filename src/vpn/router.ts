@@ -34,11 +34,52 @@ export interface RouterStats {
   droppedQueueFull: number
   droppedSendError: number
   rejectedStreams: number
+  /** Inbound streams refused because MAX_INBOUND_STREAMS were already open. */
+  rejectedStreamsBusy: number
   streamsOpened: number
+  /** Times a link waited for its connection to drain (each wait ends with a drain, a close or SEND_TIMEOUT_MS). */
+  drainWaits: number
+  /** Inbound VPN streams open now, and the most open at once. */
+  inboundStreams: number
+  inboundStreamsPeak: number
 }
 
-/** How long a packet may wait for its stream or the connection (Go's per-frame timeout is 15 s). */
+export function emptyRouterStats(): RouterStats {
+  return { sent: 0, received: 0, droppedNoRoute: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedStreams: 0, rejectedStreamsBusy: 0, streamsOpened: 0, drainWaits: 0, inboundStreams: 0, inboundStreamsPeak: 0 }
+}
+
+/** How long a link may wait for its stream or the connection without progress (Go's per-frame timeout is 15 s). */
 const SEND_TIMEOUT_MS = 15_000
+
+/**
+ * Inbound VPN streams open at once, over all peers; more are reset. Go opens a
+ * stream per packet and closes it at once, so a few dozen are open under load;
+ * the bound caps what a peer can make us hold (each stream keeps at most one
+ * partial packet).
+ */
+export const MAX_INBOUND_STREAMS = 1024
+
+/**
+ * Resolves on the stream's next 'drain' or 'close', or after `ms`, with one
+ * timer that is cleared. Not `stream.onDrain()`: libp2p 3 keeps the promise
+ * of the first drain once it has resolved, so every later `onDrain()` returns
+ * at once while the stream still needs draining, and a loop around it spins
+ * without ever yielding to the event loop (the drain it waits for can then
+ * never arrive).
+ */
+export function nextDrain(stream: Stream, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      stream.removeEventListener('drain', done)
+      stream.removeEventListener('close', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    stream.addEventListener('drain', done)
+    stream.addEventListener('close', done)
+  })
+}
 
 /**
  * The yamux stream's current largest frame payload (its send window less the
@@ -122,20 +163,27 @@ export class PeerLink {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const stream = await this.open()
-        const since = Date.now()
+        let progress = Date.now()
         while (this.queue.length > 0 && this.stream === stream && !this.closed) {
           if (fits(stream, this.queue[0])) {
             this.write(stream, this.queue.shift()!)
+            progress = Date.now()
             continue
           }
           if (stream.status !== 'open' || stream.writeStatus !== 'writable') break
-          if (Date.now() - since > SEND_TIMEOUT_MS) {
+          if (Date.now() - progress > SEND_TIMEOUT_MS) {
             stream.abort(new Error('VPN stream stalled'))
             break
           }
-          // Wait for the connection to drain, or (window exhausted) for a window update.
-          if (stream.writableNeedsDrain) await stream.onDrain({ signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }).catch(() => {})
-          else await new Promise((resolve) => setTimeout(resolve, 1))
+          if (stream.writableNeedsDrain) {
+            // The connection is full: wait for it to drain.
+            this.opts.stats.drainWaits++
+            await nextDrain(stream, SEND_TIMEOUT_MS)
+          } else {
+            // The send window is too small for the packet: the window update it needs carries no event (yamux
+            // emits 'drain' only when data is buffered, and a packet is never left half-sent), so look again soon.
+            await new Promise((resolve) => setTimeout(resolve, 1))
+          }
         }
       }
     } catch (err) {
@@ -169,7 +217,7 @@ export class PeerLink {
  * long-lived streams are delivered whole.
  */
 export class VpnRouter {
-  readonly stats: RouterStats = { sent: 0, received: 0, droppedNoRoute: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedStreams: 0, streamsOpened: 0 }
+  readonly stats: RouterStats = emptyRouterStats()
   private running = false
   private readonly links = new Map<string, PeerLink>()
   private readonly peerIds = new Map<string, PeerId>()
@@ -305,6 +353,13 @@ export class VpnRouter {
       stream.abort(new Error('peer is not in the machines bucket'))
       return
     }
+    if (this.stats.inboundStreams >= MAX_INBOUND_STREAMS) {
+      this.stats.rejectedStreamsBusy++
+      stream.abort(new Error('too many VPN streams open'))
+      return
+    }
+    this.stats.inboundStreamsPeak = Math.max(this.stats.inboundStreamsPeak, ++this.stats.inboundStreams)
+    stream.addEventListener('close', () => this.stats.inboundStreams--, { once: true })
     const framer = new PacketFramer()
     stream.addEventListener('message', (evt) => {
       const bytes = evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()

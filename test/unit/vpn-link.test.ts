@@ -6,7 +6,9 @@ import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Stream } from '@libp2p/interface'
-import { PeerLink, type RouterStats } from '../../src/vpn/router.js'
+import { defaultLogger } from '@libp2p/logger'
+import { AbstractStream } from '@libp2p/utils'
+import { emptyRouterStats, PeerLink } from '../../src/vpn/router.js'
 
 /** A stream whose send window, drain state and buffer the test controls. */
 class FakeStream extends EventTarget {
@@ -41,7 +43,6 @@ class FakeStream extends EventTarget {
   }
 }
 
-const stats = (): RouterStats => ({ sent: 0, received: 0, droppedNoRoute: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedStreams: 0, streamsOpened: 0 })
 const packet = (n: number, size = 1200): Uint8Array => new Uint8Array(size).fill(n % 256)
 const until = async (cond: () => boolean, ms = 2000): Promise<void> => {
   const end = Date.now() + ms
@@ -53,7 +54,7 @@ const until = async (cond: () => boolean, ms = 2000): Promise<void> => {
 
 function link(limit = 64) {
   const streams: FakeStream[] = []
-  const s = stats()
+  const s = emptyRouterStats()
   const l = new PeerLink({
     open: async () => {
       const stream = new FakeStream()
@@ -143,5 +144,52 @@ describe('PeerLink', () => {
     await new Promise((r) => setTimeout(r, 10))
     assert.equal(s.sent, 1)
     assert.equal(streams[0].status, 'closed')
+  })
+
+  test('a connection that fills up again and again: one wait per drain, the stream kept, memory bounded', async () => {
+    // libp2p's own stream class, with a transport the test opens and shuts like a valve: while
+    // shut, a send is taken but reports that the connection is full (as yamux does when its
+    // connection needs draining), and opening it dispatches 'drain' (as the muxer does).
+    class ValveStream extends AbstractStream {
+      shut = false
+      constructor() {
+        super({ id: 'valve', direction: 'outbound', log: defaultLogger().forComponent('test:valve') })
+      }
+      sendData(data: { byteLength: number }) {
+        return { sentBytes: data.byteLength, canSendMore: !this.shut }
+      }
+      open(): void {
+        this.shut = false
+        this.safeDispatchEvent('drain')
+      }
+      sendReset(): void {}
+      async sendCloseWrite(): Promise<void> {}
+      async sendCloseRead(): Promise<void> {}
+      sendPause(): void {}
+      sendResume(): void {}
+    }
+    const stream = new ValveStream()
+    const s = emptyRouterStats()
+    const l = new PeerLink({ open: async () => stream as unknown as Stream, limit: 64, stats: s, log: () => {} })
+    l.push(packet(0))
+    await until(() => s.sent === 1)
+    const heapBefore = process.memoryUsage().heapUsed
+    let next = 1
+    for (let round = 1; round <= 4; round++) {
+      stream.shut = true
+      // The first packet is taken and fills the connection; the rest wait, up to the queue limit.
+      for (let i = 0; i < 200; i++) l.push(packet(next++))
+      // Let the link run for a while against the full connection.
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+      assert.equal(l.queued, 64, `round ${round}: the queue holds its limit`)
+      assert.ok(s.drainWaits <= round, `round ${round}: ${s.drainWaits} waits for ${round} drains (a wait must not return before its drain)`)
+      stream.open()
+      await until(() => l.queued === 0)
+    }
+    assert.equal(stream.status, 'open', 'the stream was never given up')
+    assert.equal(s.droppedSendError, 0)
+    assert.equal(s.sent, 1 + 4 * 65)
+    assert.equal(s.droppedQueueFull, 4 * (200 - 65))
+    assert.ok(process.memoryUsage().heapUsed - heapBefore < 32 * 1024 * 1024, 'heap growth stays small')
   })
 })
