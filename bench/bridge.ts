@@ -8,10 +8,11 @@
  * Environment: BENCH_BRIDGE_NODE_ARGS passes Node flags to the bridge (e.g. "--cpu-prof
  * --cpu-prof-dir=/tmp/prof"; the bridge is stopped with SIGTERM so the profile is written),
  * BENCH_SECONDS sets the iperf3 duration (default 10), BENCH_ROWS picks rows by number (e.g. "1,2"),
+ * BENCH_BRIDGE_LOG=FILE appends the bridge's output to FILE,
  * BENCH_VPN_STREAMS=per-packet makes the bridge send as Go does (a stream per packet) for comparison.
  */
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,7 +40,7 @@ try {
   const b = await startGoPeer({ version, token, netns: nb.ns, mdns: true, vpnAddress: '10.1.0.2/24', ownership: 'enforce' })
   // BENCH_BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge.
   const nodeArgs = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  const bridge = net.spawn(nc.ns, process.execPath, [...nodeArgs, BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'id'), '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120', ...(process.env.BENCH_VPN_STREAMS ? ['--vpn-streams', process.env.BENCH_VPN_STREAMS] : [])], { env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+  const bridge = net.spawn(nc.ns, process.execPath, [...nodeArgs, BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'id'), '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120', ...(process.env.BENCH_VPN_STREAMS ? ['--vpn-streams', process.env.BENCH_VPN_STREAMS] : [])], { env: { ...process.env, NODE_NO_WARNINGS: '1' }, ...(process.env.BENCH_BRIDGE_LOG ? { stdio: ['ignore', openSync(process.env.BENCH_BRIDGE_LOG, 'a'), openSync(process.env.BENCH_BRIDGE_LOG, 'a')] } : {}) })
   children.push(bridge)
   await waitUntil(async () => (await apiMachines(a.api)).some((m) => m.Address === '10.1.0.254'), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge announced' })
   await waitUntil(() => net.ping(nc.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'bridge -> A' })
