@@ -239,6 +239,11 @@ export class VpnRouter {
     return this.links.size
   }
 
+  /** Packets waiting in each peer's link (reuse mode). */
+  linkStats(): { peer: string; queued: number }[] {
+    return [...this.links].map(([peer, link]) => ({ peer, queued: link.queued }))
+  }
+
   async start(): Promise<void> {
     this.running = true
     await this.opts.host.handle(VPN_PROTOCOL, (stream, connection) => this.inbound(stream, connection.remotePeer), {
