@@ -186,9 +186,9 @@ export class GossipHub extends EventEmitter<HubEvents> {
       return drop('ignore', 'envelope is not JSON')
     }
     if (typeof envelope?.Message !== 'string') return drop('ignore', 'envelope has no Message')
+    if (this.waiting.length >= INFLATE_QUEUE) return drop('ignore', 'too many payloads waiting to be inflated')
     const sealed = this.open(envelope.Message)
     if (!sealed) return drop('ignore', 'payload could not be unsealed with the current or previous key')
-    if (this.waiting.length >= INFLATE_QUEUE) return drop('ignore', 'too many payloads waiting to be inflated')
     if (this.inflating >= INFLATE_CONCURRENCY) await new Promise<void>((resolve) => this.waiting.push(resolve))
     this.inflating++
     try {
