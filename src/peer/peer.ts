@@ -41,6 +41,17 @@ export interface PeerEvents {
   peers: [count: number]
 }
 
+/**
+ * Most entries a block from the network may hold: one per 128 bytes of
+ * max_message_size (163 840 by default). A signed entry's 64 random signature
+ * bytes alone take 128 bytes of a sealed (hex) message, so no Go node can send
+ * a signed ledger with more; a million tiny entries fit in 5 MB and would hold
+ * the event loop for over 10 s and take 1 GB (docs/ledger.md).
+ */
+export function maxEntries(token: NetworkToken): number {
+  return Math.floor(token.maxMessageSize / 128)
+}
+
 /** What the peer did to find the network, for status lines and error messages. */
 export interface DiscoveryReport {
   modes: string[]
@@ -256,7 +267,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   private receive(payload: Uint8Array, from: string): void {
     let block: Block
     try {
-      block = decodeBlock(new TextDecoder().decode(payload))
+      block = decodeBlock(new TextDecoder().decode(payload), { maxEntries: maxEntries(this.opts.token) })
     } catch (err) {
       this.log('debug', `ignored a malformed block from ${from}: ${(err as Error).message}`)
       return

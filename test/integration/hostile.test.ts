@@ -19,7 +19,7 @@ interface AfterContext {
 
 /** Our peer (a child process), a hostile peer and an observer, both connected only to ours. */
 async function setup(t: AfterContext, token: NetworkToken): Promise<{ peer: TsPeer; hostile: HostilePeer; observer: HostilePeer }> {
-  const peer = await startTsPeer({ token: token.base64, join: false, ownership: 'enforce', syncIntervalMs: 1000, t })
+  const peer = await startTsPeer({ token: token.base64, join: false, ownership: 'enforce', syncIntervalMs: 1000, debug: true, t })
   await peer.ready()
   const hostile = await startHostilePeer({ token, t })
   const observer = await startHostilePeer({ token, t })
@@ -63,4 +63,24 @@ test('a gzip bomb is dropped, not forwarded, and does not blow up memory', async
   // Still serving; the probes after the bomb were merged.
   assert.equal((await peer.info()).id, peer.peerId)
   assert.notEqual(await peer.get('probe', 'k2'), null)
+})
+
+test('a block of a million tiny entries is refused whole; the peer keeps serving and syncing', async (t) => {
+  const token = generateToken()
+  const { peer, hostile, observer } = await setup(t, token)
+  await probe(token, hostile, observer, 1)
+  const keys = Array.from({ length: 1_000_000 }, (_, i) => `"k${i}":"1"`).join(',')
+  const block = envelope(token, `{"Index":1000,"Storage":{"junk":{${keys}}}}`)
+  assert.ok(block.length < 8 * MiB, `${block.length} bytes`)
+  const before = processMemory(peer.pid!)
+  await hostile.publish(block)
+  await probe(token, hostile, observer, 2)
+  // The big block takes longer to open than the probe: wait until it was handled either way.
+  const handled = await waitFor(async () => (peer.logs().includes('block has more than 163840 entries') ? 'refused' : (await peer.get('junk', 'k1')) !== null && 'merged'), { timeoutMs: 60_000, what: 'the big block handled' })
+  assert.equal(handled, 'refused')
+  const after = processMemory(peer.pid!)
+  t.diagnostic(`our peer: message ${Math.round(block.length / MiB)} MiB, peak RSS ${Math.round(before.peak / MiB)} → ${Math.round(after.peak / MiB)} MiB`)
+  assert.equal(await peer.get('junk', 'k1'), null)
+  assert.notEqual(await peer.get('probe', 'k2'), null)
+  assert.ok(after.peak - before.peak < 600 * MiB, `peak RSS grew by ${Math.round((after.peak - before.peak) / MiB)} MiB`)
 })
