@@ -255,6 +255,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     wire.gzipped = gzipSync(wire.json)
     const size = GossipHub.envelopeSize(wire.gzipped.length)
     if (size <= this.hub.sendLimit) return true
+    this.encoded = undefined // not installed: keep no copy of it
     const why = new TooLargeError(size, this.opts.token.maxMessageSize).message
     if (origin === 'local') {
       this.log('warn', `refused a local write: ${why}`)
