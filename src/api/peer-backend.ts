@@ -15,7 +15,11 @@ export function peerBackend(peer: EdgePeer, persistForMs = 20_000): ApiBackend {
     const started = Date.now()
     const timer = setInterval(() => {
       if (Date.now() - started > persistForMs) return clearInterval(timer)
-      if (!applied()) apply()
+      try {
+        if (!applied()) apply()
+      } catch {
+        return clearInterval(timer) // refused (the peer logged why)
+      }
       void peer.announce()
     }, 2000)
     timer.unref()

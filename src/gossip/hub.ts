@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { gzipSync, gunzipSync } from 'node:zlib'
+import { gunzip, gzipSync } from 'node:zlib'
 import type { PeerId } from '@libp2p/interface'
 import { gossipTopic, sealKey } from '../crypto/derive.js'
 import { seal, unseal } from '../crypto/seal.js'
@@ -7,6 +7,8 @@ import type { NetworkToken } from '../token/token.js'
 
 /** The parts of a gossipsub service the hub needs (kept narrow so tests can inspect it). */
 export interface PubSubLike {
+  /** Run before a message is delivered or forwarded; anything but 'accept' drops it (gossipsub's topic validators). */
+  readonly topicValidators: Map<string, TopicValidator>
   subscribe(topic: string): void
   unsubscribe(topic: string): void
   publish(topic: string, data: Uint8Array): Promise<{ recipients: PeerId[] }>
@@ -21,6 +23,26 @@ export interface GossipMessage {
   data: Uint8Array
   from?: PeerId
 }
+
+export type ValidationResult = 'accept' | 'ignore' | 'reject'
+export type TopicValidator = (from: PeerId, msg: GossipMessage) => Promise<ValidationResult>
+
+/**
+ * Room the gossipsub RPC around a message needs (author, sequence number,
+ * topic, signature, key, and control messages piggybacked on it); a payload
+ * is only published when the whole RPC stays within max_message_size, the
+ * limit every Go node reads with.
+ */
+export const RPC_HEADROOM = 4096
+
+/** Envelope JSON around the sealed hex: `{"Message":"…","SenderID":"","Annotations":null}`. */
+const ENVELOPE_OVERHEAD = JSON.stringify({ Message: '', SenderID: '', Annotations: null }).length
+/** Nonce and tag of a sealed payload. */
+const SEAL_OVERHEAD = 12 + 16
+
+/** Inflations running at once, and waiting; messages beyond that are ignored (not forwarded). */
+const INFLATE_CONCURRENCY = 2
+const INFLATE_QUEUE = 32
 
 /** EdgeVPN's pubsub envelope; Go struct fields without tags, hence PascalCase. */
 export interface Envelope {
@@ -46,11 +68,20 @@ export interface HubEvents {
  * opened with the previous key.
  */
 export class GossipHub extends EventEmitter<HubEvents> {
+  /** Largest envelope we publish: max_message_size less the RPC around it. */
+  readonly sendLimit: number
+  /** Largest payload (block JSON) we inflate; bigger ones are dropped and not forwarded (docs/ledger.md). */
+  readonly inflateLimit: number
   private topic?: string
   private previousKey?: string
   private currentKey?: string
   private timer?: NodeJS.Timeout
+  /** Payloads opened by the validator, handed to the message listener. */
+  private readonly opened = new WeakMap<GossipMessage, Uint8Array>()
+  private inflating = 0
+  private readonly waiting: (() => void)[] = []
   private readonly onMessage = (evt: CustomEvent<GossipMessage>): void => this.receive(evt.detail)
+  private readonly validator: TopicValidator = (from, msg) => this.validate(from.toString(), msg)
 
   constructor(
     private readonly pubsub: PubSubLike,
@@ -59,6 +90,8 @@ export class GossipHub extends EventEmitter<HubEvents> {
     private readonly now: () => Date = () => new Date(),
   ) {
     super()
+    this.sendLimit = token.maxMessageSize - RPC_HEADROOM
+    this.inflateLimit = token.maxMessageSize
   }
 
   start(): void {
@@ -71,7 +104,10 @@ export class GossipHub extends EventEmitter<HubEvents> {
   stop(): void {
     if (this.timer) clearInterval(this.timer)
     this.pubsub.removeEventListener('message', this.onMessage)
-    if (this.topic) this.pubsub.unsubscribe(this.topic)
+    if (this.topic) {
+      this.pubsub.unsubscribe(this.topic)
+      this.pubsub.topicValidators.delete(this.topic)
+    }
     this.topic = undefined
   }
 
@@ -84,19 +120,24 @@ export class GossipHub extends EventEmitter<HubEvents> {
     return this.topic ? this.pubsub.getSubscribers(this.topic).map(String) : []
   }
 
+  /** Size of the envelope that carries a payload of `gzipped` compressed bytes. */
+  static envelopeSize(gzipped: number): number {
+    return ENVELOPE_OVERHEAD + 2 * (SEAL_OVERHEAD + gzipped)
+  }
+
   /**
-   * Seals and publishes a payload. Returns the number of peers it was sent to
-   * (0 when nobody is subscribed yet; the caller re-announces later, as Go does).
+   * Seals and publishes a payload (its gzip'd form may be given when the
+   * caller has it). Returns the number of peers it was sent to (0 when nobody
+   * is subscribed yet; the caller re-announces later, as Go does). Throws
+   * when the envelope would not fit in max_message_size.
    */
-  async publish(payload: Uint8Array): Promise<number> {
+  async publish(payload: Uint8Array, gzipped: Uint8Array = gzipSync(payload)): Promise<number> {
     this.rotate()
     if (!this.topic) return 0
-    const envelope: Envelope = { Message: seal(sealKey(this.token, this.now()), gzipSync(payload)), SenderID: '', Annotations: null }
-    const data = new TextEncoder().encode(JSON.stringify(envelope))
-    if (data.length > this.token.maxMessageSize) {
-      throw new Error(`message of ${data.length} bytes exceeds the network's max_message_size (${this.token.maxMessageSize})`)
-    }
-    const { recipients } = await this.pubsub.publish(this.topic, data)
+    const size = GossipHub.envelopeSize(gzipped.length)
+    if (size > this.sendLimit) throw new TooLargeError(size, this.token.maxMessageSize)
+    const envelope: Envelope = { Message: seal(sealKey(this.token, this.now()), gzipped), SenderID: '', Annotations: null }
+    const { recipients } = await this.pubsub.publish(this.topic, new TextEncoder().encode(JSON.stringify(envelope)))
     return recipients.length
   }
 
@@ -109,8 +150,12 @@ export class GossipHub extends EventEmitter<HubEvents> {
       this.currentKey = key
     }
     if (topic === this.topic) return
-    if (this.topic) this.pubsub.unsubscribe(this.topic)
+    if (this.topic) {
+      this.pubsub.unsubscribe(this.topic)
+      this.pubsub.topicValidators.delete(this.topic)
+    }
     this.topic = topic
+    this.pubsub.topicValidators.set(topic, this.validator)
     this.pubsub.subscribe(topic)
     this.emit('topic', topic)
   }
@@ -119,26 +164,44 @@ export class GossipHub extends EventEmitter<HubEvents> {
     if (msg.topic !== this.topic) return
     const from = msg.from?.toString() ?? ''
     if (from === this.selfId) return
+    const payload = this.opened.get(msg)
+    if (payload) this.emit('payload', payload, from)
+    else this.emit('dropped', 'message was not validated', from)
+  }
+
+  /**
+   * The topic validator: opens the envelope, unseals and inflates (bounded,
+   * off the event loop). Only messages that open are delivered and forwarded;
+   * a payload that inflates past the limit is rejected.
+   */
+  private async validate(from: string, msg: GossipMessage): Promise<ValidationResult> {
+    const drop = (result: ValidationResult, reason: string): ValidationResult => {
+      this.emit('dropped', reason, from)
+      return result
+    }
     let envelope: Envelope
     try {
       envelope = JSON.parse(new TextDecoder().decode(msg.data)) as Envelope
     } catch {
-      this.emit('dropped', 'envelope is not JSON', from)
-      return
+      return drop('ignore', 'envelope is not JSON')
     }
-    if (typeof envelope?.Message !== 'string') {
-      this.emit('dropped', 'envelope has no Message', from)
-      return
-    }
-    const payload = this.open(envelope.Message)
-    if (!payload) {
-      this.emit('dropped', 'payload could not be unsealed with the current or previous key', from)
-      return
-    }
+    if (typeof envelope?.Message !== 'string') return drop('ignore', 'envelope has no Message')
+    if (this.waiting.length >= INFLATE_QUEUE) return drop('ignore', 'too many payloads waiting to be inflated')
+    const sealed = this.open(envelope.Message)
+    if (!sealed) return drop('ignore', 'payload could not be unsealed with the current or previous key')
+    if (this.inflating >= INFLATE_CONCURRENCY) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.inflating++
     try {
-      this.emit('payload', gunzipSync(payload), from)
-    } catch {
-      this.emit('dropped', 'payload is not gzip data', from)
+      this.opened.set(msg, await inflate(sealed, this.inflateLimit))
+      return 'accept'
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        return drop('reject', `payload inflates to more than ${this.inflateLimit} bytes (the network's max_message_size)`)
+      }
+      return drop('ignore', 'payload is not gzip data')
+    } finally {
+      this.inflating--
+      this.waiting.shift()?.()
     }
   }
 
@@ -152,5 +215,22 @@ export class GossipHub extends EventEmitter<HubEvents> {
       }
     }
     return undefined
+  }
+}
+
+/** Gunzip in the thread pool (concatenated members included, as Go reads them), stopping once `limit` bytes came out. */
+function inflate(data: Uint8Array, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gunzip(data, { maxOutputLength: limit, chunkSize: 64 * 1024 }, (err, out) => (err ? reject(err) : resolve(out)))
+  })
+}
+
+export class TooLargeError extends Error {
+  constructor(
+    readonly size: number,
+    readonly maxMessageSize: number,
+  ) {
+    super(`the sealed ledger would be a ${size}-byte message, over the network's max_message_size (${maxMessageSize}) less ${RPC_HEADROOM} bytes of gossip framing`)
+    this.name = 'TooLargeError'
   }
 }

@@ -34,9 +34,12 @@ const I64_MAX = (1n << 63n) - 1n
  * BlockError wherever Go fails (Go then ignores the whole block).
  *
  * Differences from Go, none visible on the wire: a null bucket becomes an empty
- * one, and an Index beyond 2^53 loses precision (Go accepts any int64).
+ * one, and an Index beyond 2^53 loses precision (Go accepts any int64). With
+ * `maxEntries`, a block holding more entries is refused (Go has no limit).
  */
-export function decodeBlock(text: string): Block {
+export function decodeBlock(text: string, opts: { maxEntries?: number } = {}): Block {
+  const maxEntries = opts.maxEntries ?? Infinity
+  let entryCount = 0
   let v: JsonValue
   try {
     v = parseJson(text, { allIntegersAsBigInt: true })
@@ -78,6 +81,7 @@ export function decodeBlock(text: string): Block {
           if (kv !== null) {
             if (!isJsonObject(kv)) throw new BlockError(`bucket ${bucket} is not an object`)
             for (const [key, wire] of Object.entries(kv)) {
+              if (++entryCount > maxEntries) throw new BlockError(`block has more than ${maxEntries} entries`)
               try {
                 entries.set(key, decodeEntry(wire, { strictIntegers: true }))
               } catch (err) {

@@ -37,6 +37,12 @@ export interface LedgerOptions {
   log?: (level: LedgerLogLevel, msg: string) => void
   /** Called after every new last block (also emitted as the `change` event). */
   onChange?: (block: Block, origin: ChangeOrigin) => void
+  /**
+   * Asked before a new last block is installed: false refuses it (the ledger
+   * stays as it was). Used to keep the ledger within what can be sent; it may
+   * throw instead, which makes a local write throw.
+   */
+  admit?: (block: Block, origin: ChangeOrigin) => boolean
   /** Hash style of the blocks we build; default v0.34 in `off` (what ≤ v0.34 peers compute), else v0.35. */
   checksumStyle?: ChecksumStyle
 }
@@ -80,6 +86,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private readonly signer?: LedgerOptions['signer']
   private readonly log: NonNullable<LedgerOptions['log']>
   private readonly onChange?: LedgerOptions['onChange']
+  private readonly admit?: LedgerOptions['admit']
   private readonly style: ChecksumStyle
 
   constructor(opts: LedgerOptions) {
@@ -90,6 +97,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.now = opts.now ?? (() => new Date())
     this.log = opts.log ?? (() => {})
     this.onChange = opts.onChange
+    this.admit = opts.admit
     this.style = opts.checksumStyle ?? (opts.mode === 'off' ? 'v0.34' : 'v0.35')
     this.last = genesisBlock(this.now())
   }
@@ -188,7 +196,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     }
     const last = this.last
     if (!(incoming.index > last.index || (incoming.index === last.index && goCompare(incoming.hash, last.hash) > 0))) return false
-    this.last = { ...incoming, storage: copyStorage(incoming.storage) }
+    const next = { ...incoming, storage: copyStorage(incoming.storage) }
+    if (this.admit && !this.admit(next, 'network')) return false
+    this.last = next
     this.changed('network')
     return true
   }
@@ -376,7 +386,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (!mutate(cur)) return false
     const prev = this.last
     const next = { index: prev.index + 1, timestamp: goTimeString(this.now()), storage: cur, prevHash: prev.hash }
-    this.last = { ...next, hash: checksum(next, this.style) }
+    const block = { ...next, hash: checksum(next, this.style) }
+    if (this.admit && !this.admit(block, origin)) return false
+    this.last = block
     this.changed(origin)
     return true
   }

@@ -181,16 +181,33 @@ export class PeerLedgerAccess implements LedgerAccess {
     what: string,
     check: { reapply: () => void; seen: (block: Block) => boolean },
   ): Promise<void> {
+    const unsendable = (): UserError | undefined => {
+      const why = this.peer.unsendable
+      return why === undefined ? undefined : new UserError(`could not publish ${what}: ${why}`, { hint: 'delete keys or write smaller values' })
+    }
     await this.peer.announce()
+    const refused = unsendable()
+    if (refused) throw refused
     if (opts.confirm === false) return
     const timeoutMs = opts.timeoutMs ?? 30_000
     await new Promise<void>((resolve, reject) => {
       const onBlock = (from: string, block: Block): void => {
         if (from !== this.peer.id && check.seen(block)) done()
       }
+      const fail = (err: unknown): void => {
+        cleanup()
+        reject(err)
+      }
       const timer = setInterval(() => {
-        check.reapply()
-        void this.peer.announce()
+        try {
+          check.reapply()
+        } catch (err) {
+          return fail(err)
+        }
+        void this.peer.announce().then(() => {
+          const err = unsendable()
+          if (err) fail(err)
+        })
       }, 2000)
       const timeout = setTimeout(() => {
         cleanup()

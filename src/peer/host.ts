@@ -51,6 +51,45 @@ export function goMessageId(msg: Message): Uint8Array {
   return id
 }
 
+interface OutboundStreamLike {
+  push(data: Uint8Array): void
+  pushPrefixed(data: Uint8Array): void
+}
+
+/** An unsigned-varint length prefix and the data, as it-length-prefixed frames it, refusing more than `max` bytes. */
+export function lengthPrefixed(data: Uint8Array, max: number): Uint8Array {
+  if (data.length > max) throw new RangeError(`RPC of ${data.length} bytes exceeds max_message_size (${max})`)
+  const prefix: number[] = []
+  for (let n = data.length; ; n = Math.floor(n / 128)) {
+    if (n < 128) {
+      prefix.push(n)
+      break
+    }
+    prefix.push((n % 128) | 128)
+  }
+  const out = new Uint8Array(prefix.length + data.length)
+  out.set(prefix)
+  out.set(data, prefix.length)
+  return out
+}
+
+/**
+ * js gossipsub frames every outbound RPC with it-length-prefixed's default
+ * limit of 4 MiB, with no option to change it, and a larger RPC is dropped
+ * with only a debug log. Go reads (and sends) RPCs up to the token's
+ * max_message_size (EdgeVPN's pubsub.WithMaxMessageSize). Every outbound
+ * stream gets a framer with that limit instead.
+ */
+function liftOutboundLimit(pubsub: unknown, max: number): void {
+  const streams = (pubsub as { streamsOutbound?: unknown }).streamsOutbound
+  if (!(streams instanceof Map)) throw new Error('gossipsub has no streamsOutbound map: cannot raise its outbound message limit')
+  const set = streams.set.bind(streams) as (id: string, s: OutboundStreamLike) => Map<string, OutboundStreamLike>
+  streams.set = (id: string, stream: OutboundStreamLike) => {
+    stream.push = (data) => stream.pushPrefixed(lengthPrefixed(data, max))
+    return set(id, stream)
+  }
+}
+
 /**
  * A libp2p host that go-libp2p EdgeVPN nodes accept: TCP, Noise, Yamux,
  * identify, ping, and gossipsub configured as EdgeVPN configures it (strict
@@ -94,6 +133,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
 
   const fast = new FastInbound()
   const node = await createLibp2p({
+    start: false,
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
     transports: [tcp()],
@@ -106,6 +146,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     services: services as never,
     connectionManager: { maxConnections: 512 },
   })
+  liftOutboundLimit(node.services.pubsub, opts.maxMessageSize)
   fast.attach(node)
   // libp2p 3 does not dial discovered peers by itself.
   node.addEventListener('peer:discovery', (evt: CustomEvent<PeerInfo>) => {
@@ -113,5 +154,6 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     if (peer.id.equals(node.peerId) || node.getConnections(peer.id).length > 0) return
     node.dial(peer.id).catch(() => {})
   })
+  await node.start()
   return node as unknown as PeerHost
 }

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events'
+import { gzipSync } from 'node:zlib'
 import type { PrivateKey } from '@libp2p/interface'
-import { GossipHub } from '../gossip/hub.js'
+import { UserError } from '../errors.js'
+import { GossipHub, TooLargeError } from '../gossip/hub.js'
 import { decodeBlock, encodeBlock, type Block } from '../ledger/block.js'
 import { signerFromPrivateKey } from '../ledger/entry.js'
-import { Ledger, type OwnershipMode } from '../ledger/ledger.js'
+import { Ledger, type ChangeOrigin, type OwnershipMode } from '../ledger/ledger.js'
 import type { NetworkToken } from '../token/token.js'
 import { RendezvousDiscovery } from './discovery.js'
 import { createHost, type PeerHost } from './host.js'
@@ -39,6 +41,17 @@ export interface PeerEvents {
   peers: [count: number]
 }
 
+/**
+ * Most entries a block from the network may hold: one per 128 bytes of
+ * max_message_size (163 840 by default). A signed entry's 64 random signature
+ * bytes alone take 128 bytes of a sealed (hex) message, so no Go node can send
+ * a signed ledger with more; a million tiny entries fit in 5 MB and would hold
+ * the event loop for over 10 s and take 1 GB (docs/ledger.md).
+ */
+export function maxEntries(token: NetworkToken): number {
+  return Math.floor(token.maxMessageSize / 128)
+}
+
 /** What the peer did to find the network, for status lines and error messages. */
 export interface DiscoveryReport {
   modes: string[]
@@ -63,6 +76,12 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   private soonTimer?: NodeJS.Timeout
   private readonly hub: GossipHub
   private readonly discovery: RendezvousDiscovery
+  /** The wire form of the last block encoded (for the size check and the next announcement). */
+  private encoded?: { block: Block; legacy: boolean; json: Uint8Array; gzipped?: Uint8Array }
+  /** Why the last announcement could not be sent; undefined once one was. */
+  private sendError?: string
+  /** The peer whose block is being merged, for log lines. */
+  private mergingFrom?: string
 
   private constructor(
     readonly host: PeerHost,
@@ -165,14 +184,25 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     return this.hub.subscribers()
   }
 
+  /** Why our ledger cannot be published at the moment (too large); undefined when it can. */
+  get unsendable(): string | undefined {
+    return this.sendError
+  }
+
   /** Publishes our current block now (besides the periodic re-broadcast). */
   async announce(): Promise<number> {
-    const block = this.ledger.lastBlock()
-    const json = encodeBlock(block, { legacy: this.effectiveMode === 'off' })
+    const wire = this.wireForm(this.ledger.lastBlock())
+    wire.gzipped ??= gzipSync(wire.json)
     try {
-      return await this.hub.publish(new TextEncoder().encode(json))
+      const sent = await this.hub.publish(wire.json, wire.gzipped)
+      if (this.sendError) this.log('info', 'the ledger can be published again')
+      this.sendError = undefined
+      return sent
     } catch (err) {
-      this.log('warn', `could not publish the ledger: ${(err as Error).message}`)
+      const reason = (err as Error).message
+      // Logged once per reason, not at every periodic re-broadcast.
+      if (reason !== this.sendError) this.log('warn', `could not publish the ledger: ${reason}`)
+      this.sendError = reason
       return 0
     }
   }
@@ -200,13 +230,45 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       signer: mode === 'off' ? undefined : signerFromPrivateKey(this.privateKey),
       ttlSeconds: this.opts.ownershipTtl,
       log: (level, msg) => this.log(level === 'warn' ? 'debug' : level, msg),
+      admit: (block, origin) => this.admit(block, origin),
     })
+  }
+
+  private wireForm(block: Block): NonNullable<EdgePeer['encoded']> {
+    const legacy = this.effectiveMode === 'off'
+    if (this.encoded?.block !== block || this.encoded.legacy !== legacy) {
+      this.encoded = { block, legacy, json: new TextEncoder().encode(encodeBlock(block, { legacy })) }
+    }
+    return this.encoded
+  }
+
+  /**
+   * Keeps the ledger within what one gossip message can carry (docs/ledger.md):
+   * a block from the network that would grow it past that is refused (and
+   * logged), a local write that would is an error.
+   */
+  private admit(block: Block, origin: ChangeOrigin): boolean {
+    const wire = this.wireForm(block)
+    const n = wire.json.length
+    // gzip never grows data by more than this: no need to compress to know it fits.
+    if (GossipHub.envelopeSize(n + (n >> 10) + 64) <= this.hub.sendLimit) return true
+    wire.gzipped = gzipSync(wire.json)
+    const size = GossipHub.envelopeSize(wire.gzipped.length)
+    if (size <= this.hub.sendLimit) return true
+    this.encoded = undefined // not installed: keep no copy of it
+    const why = new TooLargeError(size, this.opts.token.maxMessageSize).message
+    if (origin === 'local') {
+      this.log('warn', `refused a local write: ${why}`)
+      throw new UserError(`refused the write: ${why}`, { hint: 'delete keys or write smaller values' })
+    }
+    this.log('warn', `refused a ledger block from ${this.mergingFrom ?? 'the network'}: merged, ${why}`)
+    return false
   }
 
   private receive(payload: Uint8Array, from: string): void {
     let block: Block
     try {
-      block = decodeBlock(new TextDecoder().decode(payload))
+      block = decodeBlock(new TextDecoder().decode(payload), { maxEntries: maxEntries(this.opts.token) })
     } catch (err) {
       this.log('debug', `ignored a malformed block from ${from}: ${(err as Error).message}`)
       return
@@ -215,10 +277,13 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     this.senders.add(from)
     if (!this.detected) this.detect(block)
     let changed = false
+    this.mergingFrom = from
     try {
       changed = this.ledger.update(block)
     } catch (err) {
       this.log('debug', `ignored a block from ${from}: ${(err as Error).message}`)
+    } finally {
+      this.mergingFrom = undefined
     }
     this.emit('block', from, block)
     if (changed) this.emit('ledger')

@@ -129,7 +129,14 @@ export class Bridge {
   }
 
   private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms)
+    // A refused write (a ledger too large to send) is logged; it must not end the process.
+    const t = setInterval(() => {
+      try {
+        fn()
+      } catch (err) {
+        this.opts.log?.((err as Error).message)
+      }
+    }, ms)
     t.unref()
     this.timers.push(t)
   }

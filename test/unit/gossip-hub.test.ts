@@ -5,14 +5,17 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { gossipTopic, sealKey } from '../../src/crypto/derive.js'
 import { seal, unseal } from '../../src/crypto/seal.js'
-import { GossipHub, type GossipMessage, type PubSubLike } from '../../src/gossip/hub.js'
+import { GossipHub, RPC_HEADROOM, type GossipMessage, type PubSubLike, type TopicValidator, type ValidationResult } from '../../src/gossip/hub.js'
 import { generateToken } from '../../src/token/token.js'
 
 const A = '12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'
 const B = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
-/** An in-memory pubsub: records publications and lets the test deliver messages. */
+/** An in-memory pubsub: records publications and lets the test deliver messages (validated first, as gossipsub does). */
 class FakePubSub implements PubSubLike {
+  readonly topicValidators = new Map<string, TopicValidator>()
+  /** Validation results, in delivery order. */
+  results: ValidationResult[] = []
   subscribed = new Set<string>()
   published: { topic: string; data: Uint8Array }[] = []
   private listeners: ((evt: CustomEvent<GossipMessage>) => void)[] = []
@@ -25,7 +28,12 @@ class FakePubSub implements PubSubLike {
   getSubscribers() { return [] }
   addEventListener(_t: 'message', l: (evt: CustomEvent<GossipMessage>) => void) { this.listeners.push(l) }
   removeEventListener(_t: 'message', l: (evt: CustomEvent<GossipMessage>) => void) { this.listeners = this.listeners.filter((x) => x !== l) }
-  deliver(msg: GossipMessage) { for (const l of this.listeners) l(new CustomEvent('message', { detail: msg })) }
+  async deliver(msg: GossipMessage) {
+    const validator = this.topicValidators.get(msg.topic)
+    const result = validator ? await validator(msg.from!, msg) : 'accept'
+    this.results.push(result)
+    if (result === 'accept') for (const l of this.listeners) l(new CustomEvent('message', { detail: msg }))
+  }
 }
 
 test('publish wraps a gzip’d, sealed payload in EdgeVPN’s envelope on the derived topic', async () => {
@@ -50,7 +58,7 @@ test('publish wraps a gzip’d, sealed payload in EdgeVPN’s envelope on the de
   }
 })
 
-test('received payloads are opened with the current or the previous key; others are dropped', () => {
+test('received payloads are opened with the current or the previous key; others are dropped', async () => {
   const token = generateToken({ interval: 9000n })
   const ps = new FakePubSub()
   let now = new Date(8999_000)
@@ -69,14 +77,16 @@ test('received payloads are opened with the current or the previous key; others 
     hub['rotate']()
     const topic = hub.currentTopic!
     assert.notEqual(topic, gossipTopic(token, new Date(8999_000)))
-    ps.deliver({ type: 'signed', topic, data: envelope(before, 'old key'), from: peerIdFromString(B) })
-    ps.deliver({ type: 'signed', topic, data: envelope(sealKey(token, now), 'new key'), from: peerIdFromString(B) })
-    ps.deliver({ type: 'signed', topic, data: envelope('0'.repeat(32), 'wrong key'), from: peerIdFromString(B) })
-    ps.deliver({ type: 'signed', topic, data: new TextEncoder().encode('not json'), from: peerIdFromString(B) })
-    ps.deliver({ type: 'signed', topic, data: envelope(sealKey(token, now), 'from self'), from: peerIdFromString(A) })
-    ps.deliver({ type: 'signed', topic: 'other', data: envelope(sealKey(token, now), 'other topic'), from: peerIdFromString(B) })
+    await ps.deliver({ type: 'signed', topic, data: envelope(before, 'old key'), from: peerIdFromString(B) })
+    await ps.deliver({ type: 'signed', topic, data: envelope(sealKey(token, now), 'new key'), from: peerIdFromString(B) })
+    await ps.deliver({ type: 'signed', topic, data: envelope('0'.repeat(32), 'wrong key'), from: peerIdFromString(B) })
+    await ps.deliver({ type: 'signed', topic, data: new TextEncoder().encode('not json'), from: peerIdFromString(B) })
+    await ps.deliver({ type: 'signed', topic, data: envelope(sealKey(token, now), 'from self'), from: peerIdFromString(A) })
+    await ps.deliver({ type: 'signed', topic: 'other', data: envelope(sealKey(token, now), 'other topic'), from: peerIdFromString(B) })
     assert.deepEqual(got, ['old key', 'new key'])
     assert.equal(dropped.length, 2)
+    // What cannot be opened is neither delivered nor forwarded.
+    assert.deepEqual(ps.results, ['accept', 'accept', 'ignore', 'ignore', 'accept', 'accept'])
   } finally {
     hub.stop()
   }
@@ -99,3 +109,51 @@ test('publishing more than max_message_size fails loudly', async () => {
   }
 })
 
+
+test('the send limit leaves room for the RPC around the envelope', async () => {
+  const token = generateToken({ interval: 9000n, maxMessageSize: 64 * 1024 })
+  const ps = new FakePubSub()
+  const hub = new GossipHub(ps, token, A)
+  hub.start()
+  try {
+    assert.equal(hub.sendLimit, 64 * 1024 - RPC_HEADROOM)
+    const random = new Uint8Array(40_000).map(() => Math.floor(Math.random() * 256))
+    await assert.rejects(hub.publish(random), /over the network's max_message_size \(65536\)/)
+    await hub.publish(random.subarray(0, 20_000))
+    assert.ok(ps.published[0].data.length <= hub.sendLimit)
+    assert.equal(ps.published[0].data.length, GossipHub.envelopeSize(gzip(random.subarray(0, 20_000)).length))
+  } finally {
+    hub.stop()
+  }
+})
+
+test('a gzip bomb is rejected (not delivered, not forwarded) without inflating it whole', async () => {
+  const token = generateToken({ interval: 9000n })
+  const ps = new FakePubSub()
+  const hub = new GossipHub(ps, token, A)
+  const got: number[] = []
+  const dropped: string[] = []
+  hub.on('payload', (p) => got.push(p.length))
+  hub.on('dropped', (reason) => dropped.push(reason))
+  hub.start()
+  try {
+    const topic = hub.currentTopic!
+    const key = sealKey(token, new Date())
+    const wrap = (gz: Uint8Array) => new TextEncoder().encode(JSON.stringify({ Message: seal(key, gz), SenderID: '', Annotations: null }))
+    // 256 MiB of zeros in about 250 KB: far over the 20 MiB limit.
+    const bomb = gzip(Buffer.alloc(256 << 20))
+    const rss = process.memoryUsage().rss
+    await ps.deliver({ type: 'signed', topic, data: wrap(bomb), from: peerIdFromString(B) })
+    assert.ok(process.memoryUsage().rss - rss < 128 << 20, 'inflation stopped at the limit')
+    // Just under the limit still opens; concatenated gzip members too, as Go reads them.
+    await ps.deliver({ type: 'signed', topic, data: wrap(gzip(Buffer.alloc(token.maxMessageSize))), from: peerIdFromString(B) })
+    await ps.deliver({ type: 'signed', topic, data: wrap(Buffer.concat([gzip('{"Ind'), gzip('ex":1}')])), from: peerIdFromString(B) })
+    await ps.deliver({ type: 'signed', topic, data: wrap(new Uint8Array([1, 2, 3])), from: peerIdFromString(B) })
+    assert.deepEqual(ps.results, ['reject', 'accept', 'accept', 'ignore'])
+    assert.deepEqual(got, [token.maxMessageSize, 11])
+    assert.match(dropped[0], /inflates to more than 20971520 bytes/)
+    assert.match(dropped[1], /not gzip/)
+  } finally {
+    hub.stop()
+  }
+})

@@ -116,3 +116,9 @@ test('goTimeString matches Go time.Time.String() in UTC', () => {
   assert.equal(goTimeString(new Date('2026-08-06T07:06:40.123Z'), 456789), '2026-08-06 07:06:40.123456789 +0000 UTC')
   assert.equal(goTimeString(new Date('2026-01-02T03:04:05.000Z'), 1000), '2026-01-02 03:04:05.000001 +0000 UTC')
 })
+
+test('decodeBlock refuses a block with more than maxEntries entries, counted over all buckets', () => {
+  const text = '{"Index":1,"Storage":{"a":{"k1":"1","k2":"2"},"b":{"k3":"3"}}}'
+  assert.equal(decodeBlock(text, { maxEntries: 3 }).storage.get('b')?.size, 1)
+  assert.throws(() => decodeBlock(text, { maxEntries: 2 }), (err: unknown) => err instanceof BlockError && /more than 2 entries/.test(err.message))
+})
