@@ -8,6 +8,8 @@
  * Go's median of the same run.
  *
  * Usage: node --import tsx bench/startup.ts [rounds]   (default 15; needs `npm run build`)
+ * BENCH_BASELINE=/path/to/other/bin/run.js adds the same commands of another
+ * build (an older commit, say) to every round, for a before/after in one run.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -34,11 +36,16 @@ const TOKEN = Buffer.from(
   'otp:\n  dht:\n    interval: 9000\n    key: 6NmcNuwcR4UKv0a3JXqWm7ihW8hF0nE5X0Y3FNc2bTG\n    length: 43\n  crypto:\n    interval: 9000\n    key: xNfTeqBTLdwMLYe44BGQ8mAAaLqzAzZeA4Ba2u0fxt9\n    length: 43\nroom: oM0iOEmsoQgA8ZjJqKVmHeSBzUzT5pvaE0FWkmoGvQE\nrendezvous: Ndp4mU8d0nbNLpXo3rYJn8D2bC8WgPEZyUcnpXFu1bC\nmdns: qkfStc1Hx4q3k5yS2GN3BtA80GQYRKcnAsbWN3JoGOB\nmax_message_size: 20971520\n',
 ).toString('base64')
 
+const commands = (cli: string, tag = ''): Case[] => [
+  { name: `generate-token${tag}`, file: process.execPath, args: [cli, 'generate-token'] },
+  { name: `token inspect${tag}`, file: process.execPath, args: [cli, 'token', 'inspect', TOKEN] },
+  { name: `--help${tag}`, file: process.execPath, args: [cli, '--help'] },
+  { name: `--version${tag}`, file: process.execPath, args: [cli, '--version'] },
+]
+const baseline = process.env.BENCH_BASELINE
 const cases: Case[] = [
-  { name: 'generate-token', file: process.execPath, args: [bin, 'generate-token'] },
-  { name: 'token inspect', file: process.execPath, args: [bin, 'token', 'inspect', TOKEN] },
-  { name: '--help', file: process.execPath, args: [bin, '--help'] },
-  { name: '--version', file: process.execPath, args: [bin, '--version'] },
+  ...commands(bin),
+  ...(baseline ? commands(resolve(baseline), ' (base)') : []),
   { name: 'node -e ""', file: process.execPath, args: ['-e', ''] },
   ...(go ? [{ name: 'Go edgevpn -g -b', file: go, args: ['-g', '-b'] }] : []),
 ]
@@ -81,11 +88,11 @@ for (let r = 0; r < rounds; r++) {
 const goMedian = go ? median(wall.get('Go edgevpn -g -b')!) : NaN
 const f = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(0))
 console.log(`${rounds} rounds, node ${process.version}${go ? '' : ' (Go edgevpn v0.35.3 not installed: no ratio)'}`)
-console.log(['command'.padEnd(18), 'min', 'median', 'max', 'cpu med', 'x Go'].map((h, i) => (i ? h.padStart(8) : h)).join(''))
+console.log(['command'.padEnd(24), 'min', 'median', 'max', 'cpu med', 'x Go'].map((h, i) => (i ? h.padStart(8) : h)).join(''))
 for (const c of cases) {
   const xs = wall.get(c.name)!
   const m = median(xs)
   const row = [f(Math.min(...xs)), f(m), f(Math.max(...xs)), f(median(cpu.get(c.name)!)), go ? (m / goMedian).toFixed(1) : '-']
-  console.log(c.name.padEnd(18) + row.map((v) => v.padStart(8)).join(''))
+  console.log(c.name.padEnd(24) + row.map((v) => v.padStart(8)).join(''))
 }
 console.log('(milliseconds, spawn to exit; cpu = user+sys)')
