@@ -46,6 +46,8 @@ test('ledger get / ls / put --encode show and write Go-client values', async (t)
   const json = await run(['ledger', 'get', 'kairos', 'ip-master', '--json', ...via])
   assert.deepEqual(JSON.parse(json.stdout), { bucket: 'kairos', key: 'ip-master', value: '10.1.0.1', raw: '"IjEwLjEuMC4xIg=="', decoded: true })
   assert.equal(json.stderr, '')
+  const rawJson = await run(['ledger', 'get', 'kairos', 'ip-master', '--json', '--raw', ...via])
+  assert.deepEqual(JSON.parse(rawJson.stdout), { bucket: 'kairos', key: 'ip-master', value: 'IjEwLjEuMC4xIg==', raw: '"IjEwLjEuMC4xIg=="', decoded: false })
 
   // Piped: nothing is cut. --truncate cuts (as on a terminal); --raw does not decode.
   const ls = await run(['ledger', 'ls', 'kairos', ...via])

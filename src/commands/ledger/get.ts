@@ -27,9 +27,9 @@ export default class LedgerGet extends LedgerCommand<typeof LedgerGet> {
       if (stored === undefined) {
         throw new UserError(`key ${key} is not in bucket ${bucket}`, { hint: `list the bucket with 'kairosctl ledger ls ${bucket}'` })
       }
-      if (this.flags.raw) return void process.stdout.write(stored + '\n')
-      const v = readValue(stored)
+      const v = readValue(stored, this.flags.raw)
       if (this.flags.json) return this.printJson({ bucket, key, ...v })
+      if (this.flags.raw) return void process.stdout.write(stored + '\n')
       if (v.decoded) process.stderr.write('note: decoded from base64 of JSON, as EdgeVPN\'s Go client stores values (--raw prints the stored text)\n')
       process.stdout.write(showValue(v) + '\n')
     })
