@@ -1,17 +1,76 @@
+import { randomUUID } from 'node:crypto'
+import { decodeValue, encodePaddedUrlBase64 } from '../kairos/layout.js'
+import { parseJson } from '../ledger/json.js'
+
 /**
- * Ledger values are JSON text. For people, a JSON string is shown as its
- * content and anything else pretty-printed; scripts get the parsed value.
+ * How ledger values are shown to people. A value is JSON text ("Data"). EdgeVPN's
+ * Go client (`api/client` Put, used by Kairos) stores json.Marshal(v) as padded
+ * URL-alphabet base64 inside a JSON string, so a Kairos IP reads
+ * `"IjEwLjEuMC4xIg=="`. Such values are shown decoded, and marked; the rules
+ * are in docs/ledger.md ("Values people can read").
  */
-export function parseData(dataText: string): unknown {
-  try {
-    return JSON.parse(dataText)
-  } catch {
-    return dataText
-  }
+export interface ReadValue {
+  /** The parsed value; for a decoded value, the value inside the base64. */
+  value: unknown
+  /** The stored Data text, exactly. */
+  raw: string
+  /** True when `value` was decoded from base64 of JSON. */
+  decoded: boolean
 }
 
-export function showData(dataText: string, pretty = true): string {
-  const v = parseData(dataText)
-  if (typeof v === 'string') return v
-  return pretty ? JSON.stringify(v, null, 2) : JSON.stringify(v)
+/**
+ * The value inside a Data text that is a JSON string holding canonical padded
+ * URL-alphabet base64 (re-encoding gives the same text) of UTF-8 JSON without
+ * surrounding whitespace, as Go's json.Marshal writes it; undefined otherwise.
+ */
+export function decodeGoValue(dataText: string): { value: unknown } | undefined {
+  let value: unknown
+  try {
+    value = decodeValue(dataText)
+  } catch {
+    return undefined
+  }
+  const b64 = JSON.parse(dataText) as string
+  const json = Buffer.from(b64, 'base64url').toString('utf8')
+  if (encodePaddedUrlBase64(json) !== b64 || json.trim() !== json) return undefined
+  return { value }
+}
+
+/** A Data text as shown: decoded when it is base64 of JSON (unless `raw`), otherwise parsed. */
+export function readValue(dataText: string, raw = false): ReadValue {
+  const inner = raw ? undefined : decodeGoValue(dataText)
+  if (inner) return { value: inner.value, raw: dataText, decoded: true }
+  let value: unknown = dataText
+  try {
+    value = parseJson(dataText)
+  } catch {
+    // not JSON (only a broken writer stores that): show the text
+  }
+  return { value, raw: dataText, decoded: false }
+}
+
+/** JSON text with bigints (64-bit integers) written as plain numbers. */
+export function prettyJson(value: unknown, indent = 2): string {
+  // Each bigint becomes a string no value contains (a fresh random tag), then its digits.
+  const tag = randomUUID()
+  const big: string[] = []
+  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${tag}:${big.push(v.toString()) - 1}` : v), indent)
+  return big.reduce((t, digits, i) => t.replace(`"${tag}:${i}"`, digits), text)
+}
+
+/** A value for `ledger get`: a string as its content, anything else pretty-printed. */
+export function showValue(v: ReadValue): string {
+  return typeof v.value === 'string' ? v.value : prettyJson(v.value)
+}
+
+/**
+ * A value for a table cell, on one line: a plain string as its content; a
+ * decoded value as compact JSON followed by "(decoded)"; cut to `max`
+ * characters (the marker is kept).
+ */
+export function cellValue(v: ReadValue, max = Infinity): string {
+  const text = v.decoded || typeof v.value !== 'string' ? prettyJson(v.value, 0) : (v.value as string)
+  const one = text.replace(/\s+/g, ' ')
+  const cut = one.length > max ? one.slice(0, max - 1) + '…' : one
+  return v.decoded ? `${cut} (decoded)` : cut
 }

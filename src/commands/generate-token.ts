@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
 import { parseInterval } from '../cli/flags.js'
-import { DEFAULT_KEY_LENGTH, DEFAULT_MAX_MESSAGE_SIZE, generateToken, tokenYaml, type NetworkToken } from '../token/token.js'
+import { generatedTokenReport, generatedTokenText } from '../cli/token-output.js'
+import { DEFAULT_KEY_LENGTH, DEFAULT_MAX_MESSAGE_SIZE, generateToken, type NetworkToken } from '../token/token.js'
 
 /** Flags shared by generate-token and create-config. */
 export const tokenShapeFlags = {
@@ -43,17 +44,7 @@ export default class GenerateToken extends BaseCommand<typeof GenerateToken> {
 
   async run(): Promise<void> {
     const token = tokenFromInput(this.args.interval, this.flags['key-length'], this.flags['max-message-size'])
-    const yaml = tokenYaml(token)
-    if (this.flags.json) {
-      this.printJson({
-        token: token.base64,
-        yaml,
-        interval: token.otp.crypto.interval.toString(),
-        keyLength: this.flags['key-length'],
-        maxMessageSize: token.maxMessageSize,
-      })
-      return
-    }
-    process.stdout.write(this.flags.yaml ? yaml : token.base64 + '\n')
+    if (this.flags.json) return this.printJson(generatedTokenReport(token, this.flags['key-length']))
+    process.stdout.write(generatedTokenText(token, this.flags.yaml))
   }
 }

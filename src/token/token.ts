@@ -1,5 +1,7 @@
 import { randomInt } from 'node:crypto'
-import { isAlias, isMap, isScalar, parseDocument, type YAMLMap } from 'yaml'
+import { createRequire } from 'node:module'
+import type * as Yaml from 'yaml'
+import type { YAMLMap } from 'yaml'
 import { ExitCode, UserError } from '../errors.js'
 
 /** One OTP block of a network token (`otp.dht` or `otp.crypto`). */
@@ -39,6 +41,11 @@ export class TokenError extends UserError {
     this.name = 'TokenError'
   }
 }
+
+// yaml is a large module (about 70 files): load it on the first parse, so
+// that generating a token, which never parses YAML, starts faster.
+let yamlModule: typeof Yaml | undefined
+const yaml = (): typeof Yaml => (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml)
 
 function randomString(length: number): string {
   let out = ''
@@ -125,9 +132,9 @@ export function parseToken(input: string): NetworkToken {
 
 /** Validates a token given as its YAML text (as `edgevpn -g` prints it). */
 export function parseTokenYaml(yamlText: string, base64?: string): NetworkToken {
-  const doc = parseDocument(yamlText, { intAsBigInt: true, version: '1.1', uniqueKeys: true })
+  const doc = yaml().parseDocument(yamlText, { intAsBigInt: true, version: '1.1', uniqueKeys: true })
   if (doc.errors.length > 0) throw new TokenError(`its content is not YAML (${doc.errors[0].message.split('\n')[0]})`)
-  if (!isMap(doc.contents)) throw new TokenError('its content is not a YAML mapping')
+  if (!yaml().isMap(doc.contents)) throw new TokenError('its content is not a YAML mapping')
   const root = doc.contents
   if (mapping(root, 'otp', 'otp') === undefined) throw new TokenError('otp is missing')
   const token: Omit<NetworkToken, 'base64'> = {
@@ -169,10 +176,10 @@ function otpBlock(root: YAMLMap, name: 'dht' | 'crypto'): OtpConfig {
 function nodeAt(root: YAMLMap, path: Path): unknown {
   let node: unknown = root
   for (let i = 0; i < path.length; i++) {
-    if (!isMap(node)) throw new TokenError(`${path.slice(0, i).join('.')} must be a mapping`)
+    if (!yaml().isMap(node)) throw new TokenError(`${path.slice(0, i).join('.')} must be a mapping`)
     node = node.get(path[i], true)
-    if (isAlias(node)) throw new TokenError(`${path.slice(0, i + 1).join('.')} uses a YAML alias, which tokens never contain`)
-    if (node === undefined || (isScalar(node) && node.value === null)) return undefined
+    if (yaml().isAlias(node)) throw new TokenError(`${path.slice(0, i + 1).join('.')} uses a YAML alias, which tokens never contain`)
+    if (node === undefined || (yaml().isScalar(node) && node.value === null)) return undefined
   }
   return node
 }
@@ -180,7 +187,7 @@ function nodeAt(root: YAMLMap, path: Path): unknown {
 function mapping(root: YAMLMap, path: Path | string, name: string): YAMLMap | undefined {
   const node = nodeAt(root, typeof path === 'string' ? [path] : path)
   if (node === undefined) return undefined
-  if (!isMap(node)) throw new TokenError(`${name} must be a mapping`)
+  if (!yaml().isMap(node)) throw new TokenError(`${name} must be a mapping`)
   return node
 }
 
@@ -191,7 +198,7 @@ function stringField(root: YAMLMap, path: Path, mayBeEmpty = false): string {
     if (mayBeEmpty) return ''
     throw new TokenError(`${name} is missing`)
   }
-  if (!isScalar(node)) throw new TokenError(`${name} must be a string`)
+  if (!yaml().isScalar(node)) throw new TokenError(`${name} must be a string`)
   // Go's yaml.v2 stores any scalar in a string field as written (`room: 123` is "123").
   const v = typeof node.value === 'string' ? node.value : (node.source ?? String(node.value))
   if (v === '' && !mayBeEmpty) throw new TokenError(`${name} is empty`)
@@ -201,7 +208,7 @@ function stringField(root: YAMLMap, path: Path, mayBeEmpty = false): string {
 function optionalInt(root: YAMLMap, path: Path): bigint | undefined {
   const node = nodeAt(root, path)
   if (node === undefined) return undefined
-  if (!isScalar(node) || typeof node.value !== 'bigint') throw new TokenError(`${path.join('.')} must be an integer`)
+  if (!yaml().isScalar(node) || typeof node.value !== 'bigint') throw new TokenError(`${path.join('.')} must be an integer`)
   return node.value
 }
 

@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import type { ApiMachine } from '../../src/api/client.js'
 import { demoKubeconfig } from '../../src/kairos/demo.js'
+import { encodeDataText } from '../../src/kairos/layout.js'
 import { apiRequest, buildGoHelper, generateGoToken, goPeerBinary, goPeersDir, startGoPeer, type GoPeer } from '../helpers/go-peer.js'
 import { createNetwork, netnsUnavailableReason, type TestNetwork } from '../helpers/netns.js'
 import { waitFor, waitUntil } from '../helpers/wait.js'
@@ -371,6 +372,23 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
       await goWrite(ours, 'delete-bucket', 'apitest')
       await waitUntil(async () => (await apiRequest(theirs, 'GET', '/api/ledger/apitest')).body === 'null\n', { timeoutMs: 30_000, intervalMs: 500, what: 'the deleted bucket gone from the Go node' })
       assert.equal((await apiRequest(ours, 'GET', '/api/ledger/apitest')).body, 'null\n')
+    })
+
+    test('our ledger get shows a value the Go client wrote decoded, and Go reads what put --encode writes', async () => {
+      const value = 'héllo <wörld>'
+      await goWrite(theirs, 'put', 'readable', 'from-go', value)
+      const get = await runCli(['ledger', 'get', 'readable', 'from-go', '--json', '--api', theirs])
+      assert.equal(get.code, 0, get.stderr)
+      const shown = JSON.parse(get.stdout) as { value: unknown; raw: string; decoded: boolean }
+      assert.deepEqual({ value: shown.value, decoded: shown.decoded }, { value, decoded: true })
+      assert.equal(shown.raw, encodeDataText(value), 'the Go client stores what put --encode stores')
+      const plain = await runCli(['ledger', 'get', 'readable', 'from-go', '--api', theirs])
+      assert.equal(plain.stdout, value + '\n')
+
+      const put = await runCli(['ledger', 'put', 'readable', 'from-ours', value, '--encode', '--api', theirs])
+      assert.equal(put.code, 0, put.stderr)
+      assert.equal(await goGet(theirs, 'readable', 'from-ours'), value)
+      await goWrite(theirs, 'delete-bucket', 'readable')
     })
 
     test('values that are not Go structs come back as zero structs from both APIs', async () => {

@@ -1,10 +1,12 @@
 import { Args, Flags } from '@oclif/core'
 import { LedgerCommand } from '../../cli/ledger-command.js'
-import { parseData, showData } from '../../cli/ledger-values.js'
+import { readValue, showValue } from '../../cli/ledger-values.js'
 import { UserError } from '../../errors.js'
 
 export default class LedgerGet extends LedgerCommand<typeof LedgerGet> {
   static override summary = 'Print the value of a ledger key'
+  static override description =
+    'A value stored the way EdgeVPN\'s Go client stores it (base64 of JSON, as Kairos writes) is printed decoded, with a note on stderr; a string is printed as its content, anything else as indented JSON. --raw prints the stored text exactly; --json gives both (value and raw).'
   static override examples = [
     '<%= config.bin %> ledger get machines 10.1.0.1 --network-token "$TOKEN"',
     '<%= config.bin %> ledger get kairos ip-master --api unix:///run/edgevpn-kairos.sock --raw',
@@ -15,18 +17,21 @@ export default class LedgerGet extends LedgerCommand<typeof LedgerGet> {
   }
   static override flags = {
     ...LedgerCommand.flags,
-    raw: Flags.boolean({ description: 'Print the stored JSON text as is' }),
+    raw: Flags.boolean({ description: 'Print the stored JSON text exactly, without decoding' }),
   }
 
   async run(): Promise<void> {
     const { bucket, key } = this.args
     await this.withLedger(async (access) => {
-      const value = await access.get(bucket, key)
-      if (value === undefined) {
+      const stored = await access.get(bucket, key)
+      if (stored === undefined) {
         throw new UserError(`key ${key} is not in bucket ${bucket}`, { hint: `list the bucket with 'kairosctl ledger ls ${bucket}'` })
       }
-      if (this.flags.json) return this.printJson({ bucket, key, value: parseData(value), raw: value })
-      process.stdout.write((this.flags.raw ? value : showData(value)) + '\n')
+      const v = readValue(stored, this.flags.raw)
+      if (this.flags.json) return this.printJson({ bucket, key, ...v })
+      if (this.flags.raw) return void process.stdout.write(stored + '\n')
+      if (v.decoded) process.stderr.write('note: decoded from base64 of JSON, as EdgeVPN\'s Go client stores values (--raw prints the stored text)\n')
+      process.stdout.write(showValue(v) + '\n')
     })
   }
 }

@@ -1,11 +1,13 @@
 import { Args, Flags } from '@oclif/core'
 import { LedgerCommand } from '../../cli/ledger-command.js'
-import { parseData, showData } from '../../cli/ledger-values.js'
-import { clip, table } from '../../cli/table.js'
+import { cellValue, readValue } from '../../cli/ledger-values.js'
+import { table } from '../../cli/table.js'
 import { UserError } from '../../errors.js'
 
 export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
   static override summary = 'List the ledger buckets, or the keys of one bucket'
+  static override description =
+    'Values stored the way EdgeVPN\'s Go client stores them (base64 of JSON, as Kairos writes) are shown decoded and marked "(decoded)"; --raw shows the stored text. On a terminal long values are cut to fit a table cell (--no-truncate to see them whole); piped output is never cut.'
   static override examples = [
     '<%= config.bin %> ledger ls --network-token "$TOKEN"',
     '<%= config.bin %> ledger ls kairos --network-token "$TOKEN" --verbose',
@@ -15,10 +17,14 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
   static override flags = {
     ...LedgerCommand.flags,
     verbose: Flags.boolean({ char: 'v', description: 'Show owner, version and update time of signed entries' }),
+    raw: Flags.boolean({ description: 'Show the stored JSON text of each value, without decoding' }),
+    truncate: Flags.boolean({ description: 'Cut long values to fit a table cell [default: on a terminal]', allowNo: true }),
   }
 
   async run(): Promise<void> {
     const { bucket } = this.args
+    const cut = (this.flags.truncate ?? process.stdout.isTTY === true) ? (n: number) => n : () => Infinity
+    const read = (text: string) => readValue(text, this.flags.raw)
     await this.withLedger(async (access) => {
       const data = await access.data()
       if (bucket === undefined) {
@@ -38,17 +44,17 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
       if (this.flags.verbose && access.entries) {
         const entries = await access.entries(bucket)
         if (this.flags.json) {
-          return this.printJson(entries.map((e) => ({ ...e, value: parseData(e.value), version: e.version?.toString(), updatedAt: e.updatedAt?.toISOString() })))
+          return this.printJson(entries.map((e) => ({ ...e, ...read(e.value), version: e.version?.toString(), updatedAt: e.updatedAt?.toISOString() })))
         }
         return void process.stdout.write(
           table(
             ['KEY', 'VALUE', 'OWNER', 'VERSION', 'UPDATED'],
-            entries.map((e) => [e.key, clip(showData(e.value, false), 40), e.signed ? e.owner! : '(unsigned)', e.version?.toString() ?? '', e.updatedAt?.toISOString() ?? '']),
+            entries.map((e) => [e.key, cellValue(read(e.value), cut(40)), e.signed ? e.owner! : '(unsigned)', e.version?.toString() ?? '', e.updatedAt?.toISOString() ?? '']),
           ),
         )
       }
-      if (this.flags.json) return this.printJson(Object.fromEntries(names.map((k) => [k, parseData(keys[k])])))
-      process.stdout.write(table(['KEY', 'VALUE'], names.map((k) => [k, clip(showData(keys[k], false))])))
+      if (this.flags.json) return this.printJson(Object.fromEntries(names.map((k) => [k, read(keys[k]).value])))
+      process.stdout.write(table(['KEY', 'VALUE'], names.map((k) => [k, cellValue(read(keys[k]), cut(60))])))
     })
   }
 }
