@@ -269,7 +269,7 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
     opened.push(() => peer.stop())
     let api: ApiServer | undefined
     if (opts.api) {
-      api = await startApiServer(peerBackend(peer), opts.api)
+      api = await startApiServer(peerBackend(peer), opts.api, { maxBodyBytes: opts.peer.token.maxMessageSize, log: opts.log })
       opened.push(() => api!.close())
     }
     const bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
