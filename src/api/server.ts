@@ -6,6 +6,7 @@ import type { LedgerData } from '../access.js'
 import { ExitCode, UserError } from '../errors.js'
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../token/token.js'
 import { MAX_URL_BYTES } from './client.js'
+import { PROMETHEUS_TYPE } from './metrics.js'
 import { goFields, goFieldKey, goJsonStringify, isJsonObject, parseJson, parseJsonMembers, type JsonValue } from '../ledger/json.js'
 import { isLive } from '../ledger/policy.js'
 
@@ -27,6 +28,8 @@ export interface ApiBackend {
   persistJson(bucket: string, key: string, value: unknown): void
   deleteKey(bucket: string, key: string): void
   deleteBucket(bucket: string): void
+  /** Prometheus text for GET /metrics; without it, /metrics is a 404 like any unknown path. */
+  metrics?(): string
 }
 
 /**
@@ -281,6 +284,7 @@ export function respond(backend: ApiBackend, method: string, target: string, bod
   const json = (status: number, value: unknown): ApiReply => ({ status, headers: { 'content-type': JSON_TYPE }, text: encodeBody(value) + '\n' })
   const path = routedPath(target)
   if (path === undefined) return { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }, text: '400 Bad Request' }
+  if (path === '/metrics' && method === 'GET' && backend.metrics) return { status: 200, headers: { 'content-type': PROMETHEUS_TYPE }, text: backend.metrics() }
   const result = route(backend, method, path, body)
   if (result) return json(result[0], result[1])
   if (method === 'GET') return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }, text: '404 page not found\n' }

@@ -191,6 +191,11 @@ export class VpnRouter {
     return this.links.size
   }
 
+  /** Packets waiting per peer (reuse mode) and in flight (per-packet mode); read-only, for metrics. */
+  get queueDepths(): { perPeer: Map<string, number>; inFlight: number } {
+    return { perPeer: new Map([...this.links].map(([owner, link]) => [owner, link.queued])), inFlight: this.inFlight }
+  }
+
   async start(): Promise<void> {
     this.running = true
     await this.opts.host.handle(VPN_PROTOCOL, (stream, connection) => this.inbound(stream, connection.remotePeer), {

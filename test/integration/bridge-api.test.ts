@@ -3,7 +3,8 @@
  * builds first) on a unix socket: the file at the socket path is replaced only
  * when it is a stale socket, and no request body can take the bridge down —
  * bodies over the token's max_message_size are refused with 413 as they
- * arrive, and the bridge keeps serving.
+ * arrive, and the bridge keeps serving. Its /metrics answers in Prometheus's
+ * text format.
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -21,7 +22,7 @@ const MAX = 64 * 1024
 const token = Buffer.from(tokenYaml(generateToken({ interval: 9000n, maxMessageSize: MAX }))).toString('base64')
 const bridgeArgs = (api: string): string[] => ['bridge', '--network-token', token, '--no-tun', '--no-dht', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', api]
 
-test('the bridge refuses to replace a file at its socket path, replaces a stale socket, and survives any request body', async (t) => {
+test('the bridge refuses to replace a file at its socket path, replaces a stale socket, and survives any request body; /metrics', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'kctl-bridgeapi-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
 
@@ -68,4 +69,12 @@ test('the bridge refuses to replace a file at its socket path, replaces a stale 
   assert.equal(bridge.exitCode, null, out)
   assert.match(await summary(), /^HTTP\/1\.1 200 /)
   assert.doesNotMatch(out, /\n\s+at |RangeError|ERR_STRING_TOO_LONG/)
+
+  // Prometheus metrics of the running bridge (no TUN: ledger and connections only).
+  const metrics = await rawExchange(api, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  assert.match(metrics, /^HTTP\/1\.1 200 [\s\S]*content-type: text\/plain; version=0\.0\.4; charset=utf-8\r\n/i)
+  assert.match(metrics, /\nkairosctl_ledger_height [1-9]\d*\n/)
+  assert.match(metrics, /\nkairosctl_ledger_blocks_received_total 0\n/)
+  assert.match(metrics, /\nkairosctl_connections\{direction="outbound",type="direct"\} 0\n/)
+  assert.doesNotMatch(metrics, /kairosctl_vpn_/)
 })
