@@ -392,6 +392,8 @@ export async function startApiServer(backend: ApiBackend, listen: string, opts: 
     if (socketPath) server.listen(socketPath, () => resolve())
     else server.listen(hostPort!.port, hostPort!.host, () => resolve())
   })
+  // After listening, a server error (accept failing with EMFILE, say) must not end the process.
+  server.on('error', (err) => opts.log?.(`API: ${brief(err.message)}`))
   if (socketPath) await chmod(socketPath, 0o600)
   const addr = server.address()
   const address = socketPath ? `unix://${socketPath}` : `http://${hostPort!.host.includes(':') ? `[${hostPort!.host}]` : hostPort!.host}:${(addr as AddressInfo).port}`
