@@ -333,7 +333,7 @@ const brief = (text: string, max = 200): string => {
  */
 export async function startApiServer(backend: ApiBackend, listen: string, opts: ApiServerOptions = {}): Promise<ApiServer> {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_MESSAGE_SIZE
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse, expectsContinue = false): void => {
     const send = (reply: ApiReply): void => {
       if (res.headersSent) return
       // Go's reason phrase for 413 (Node says "Payload Too Large").
@@ -350,6 +350,7 @@ export async function startApiServer(backend: ApiBackend, listen: string, opts: 
     try {
       req.on('error', () => {}) // a client that goes away mid-body
       if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooLarge()
+      if (expectsContinue) res.writeContinue()
       const keep = readsBody(req.method)
       const chunks: Buffer[] = []
       let size = 0
@@ -372,7 +373,10 @@ export async function startApiServer(backend: ApiBackend, listen: string, opts: 
     } catch (err) {
       fail(err)
     }
-  })
+  }
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handle)
+  // `Expect: 100-continue` (curl sends it for large bodies): a body over the limit is refused before the client sends it.
+  server.on('checkContinue', (req, res) => handle(req, res, true))
   // Requests Node's parser refuses, answered as Go's server answers them.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy()

@@ -251,6 +251,11 @@ test('a body over the limit is refused with 413 before it is read, on every path
     assert.match(answer, TOO_LARGE, `${method} ${path}`)
     assert.match(answer, /\r\nconnection: close\r\n/i)
   }
+  // A client that asks first (Expect: 100-continue) is told 413 instead of "continue".
+  const asked = await rawExchange(api.address, `PUT /api/ledger/b/k/v HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n`)
+  assert.match(asked, TOO_LARGE)
+  const small = await rawExchange(api.address, `PUT /api/ledger/b/k/v HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n`, '', { until: /100 Continue\r\n\r\n/ })
+  assert.match(small, /^HTTP\/1\.1 100 Continue\r\n\r\n$/)
   // Chunked, no length: refused once the limit is passed, before the body ends.
   const chunk = 'a'.repeat(600)
   const chunked = await rawExchange(api.address, 'POST /api/dns HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', `258\r\n${chunk}\r\n258\r\n${chunk}\r\n`)
