@@ -10,6 +10,10 @@ export interface MetricsSnapshot {
   blocksReceived: number
   /** Peers subscribed to the network's gossip topic. */
   topicPeers: number
+  /** Peers with an open connection. */
+  connectedPeers: number
+  /** Peers that sent at least one ledger block. */
+  blockSenders: number
   /** Open libp2p connections. */
   connections: { direction: 'inbound' | 'outbound'; type: 'direct' | 'relayed' }[]
   /** Undefined without a TUN device (`--no-tun`): no packets are routed. */
@@ -47,7 +51,9 @@ export function prometheusText(s: MetricsSnapshot): string {
   const out = [
     family('kairosctl_ledger_height', 'gauge', 'Index of the last ledger block.', [[{}, s.ledgerHeight]]),
     family('kairosctl_ledger_blocks_received_total', 'counter', 'Ledger blocks received from the network.', [[{}, s.blocksReceived]]),
+    family('kairosctl_ledger_block_senders', 'gauge', 'Peers that sent at least one ledger block.', [[{}, s.blockSenders]]),
     family('kairosctl_topic_peers', 'gauge', "Peers subscribed to the network's gossip topic.", [[{}, s.topicPeers]]),
+    family('kairosctl_connected_peers', 'gauge', 'Peers with an open libp2p connection.', [[{}, s.connectedPeers]]),
     family('kairosctl_connections', 'gauge', 'Open libp2p connections by direction and type.', connections),
   ]
   if (s.vpn) {
@@ -73,10 +79,13 @@ export function prometheusText(s: MetricsSnapshot): string {
 export function peerMetrics(peer: EdgePeer, bridge?: Bridge): MetricsSnapshot {
   const stats = bridge?.stats
   const queues = bridge?.queues
+  const report = peer.report()
   return {
     ledgerHeight: peer.ledger.lastBlock().index,
-    blocksReceived: peer.report().blocksReceived,
-    topicPeers: peer.topicPeers().length,
+    blocksReceived: report.blocksReceived,
+    blockSenders: report.blockSenders,
+    topicPeers: report.topicPeers,
+    connectedPeers: report.connectedPeers,
     connections: peer.host.getConnections().map((c) => ({ direction: c.direction, type: c.remoteAddr.toString().includes('/p2p-circuit') ? 'relayed' : 'direct' })),
     vpn: stats && queues ? { stats, queued: queues.perPeer, inFlight: queues.inFlight } : undefined,
   }

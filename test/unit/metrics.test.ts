@@ -7,6 +7,8 @@ const snapshot: MetricsSnapshot = {
   ledgerHeight: 42,
   blocksReceived: 7,
   topicPeers: 2,
+  connectedPeers: 3,
+  blockSenders: 1,
   connections: [{ direction: 'outbound', type: 'direct' }, { direction: 'outbound', type: 'direct' }, { direction: 'inbound', type: 'relayed' }],
   vpn: {
     stats: { sent: 10, received: 20, droppedNoRoute: 1, droppedQueueFull: 2, droppedSendError: 3, rejectedStreams: 4, streamsOpened: 5 },
@@ -38,6 +40,8 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   assert.equal(s.get('kairosctl_ledger_height'), 42)
   assert.equal(s.get('kairosctl_ledger_blocks_received_total'), 7)
   assert.equal(s.get('kairosctl_topic_peers'), 2)
+  assert.equal(s.get('kairosctl_connected_peers'), 3)
+  assert.equal(s.get('kairosctl_ledger_block_senders'), 1)
   assert.equal(s.get('kairosctl_connections{direction="outbound",type="direct"}'), 2)
   assert.equal(s.get('kairosctl_connections{direction="inbound",type="relayed"}'), 1)
   assert.equal(s.get('kairosctl_connections{direction="inbound",type="direct"}'), 0)
