@@ -2,6 +2,12 @@ import http from 'node:http'
 import { ExitCode, UserError } from '../errors.js'
 import type { MachineEntry } from '../vpn/bridge.js'
 
+/**
+ * The longest request target sent: EdgeVPN's Go server reads 1 MiB of
+ * request line and headers, plus 4 KiB of slack (Node's default is 16 KiB).
+ */
+export const MAX_URL_BYTES = 1 << 20
+
 /** GET /api/summary (Go's types.Summary). */
 export interface ApiSummary {
   Files: number
@@ -105,7 +111,14 @@ export class ApiClient {
         hint: 'use URL-safe characters only, or join the network with --network-token instead of --api',
       })
     }
-    await this.put(`/api/ledger/${seg(bucket)}/${seg(key)}/${value}`)
+    const path = `/api/ledger/${seg(bucket)}/${seg(key)}/${value}`
+    if (path.length > MAX_URL_BYTES) {
+      throw new UserError(`the value is too long for the EdgeVPN API (a URL of ${path.length} bytes, at most ${MAX_URL_BYTES})`, {
+        exitCode: ExitCode.Usage,
+        hint: 'use --network-token to write it to the ledger directly',
+      })
+    }
+    await this.put(path)
   }
 
   async ledgerDelete(bucket: string, key?: string): Promise<void> {
@@ -154,7 +167,8 @@ export class ApiClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8')
             if ((res.statusCode ?? 500) >= 400) {
-              reject(new UserError(`the API at ${this.address} answered ${res.statusCode} to ${method} ${path}`, { hint: text.trim().slice(0, 200) }))
+              const shown = path.length > 120 ? `${path.slice(0, 120)}… (${path.length} bytes)` : path
+              reject(new UserError(`the API at ${this.address} answered ${res.statusCode} to ${method} ${shown}`, { hint: text.trim().slice(0, 200) }))
             } else resolve(text)
           })
         },

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { peerBackend } from '../api/peer-backend.js'
+import { peerMetrics, prometheusText } from '../api/metrics.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
 import { UserError } from '../errors.js'
 import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
@@ -67,6 +68,10 @@ export class Bridge {
 
   get stats(): RouterStats | undefined {
     return this.router?.stats
+  }
+
+  get queues(): VpnRouter['queueDepths'] | undefined {
+    return this.router?.queueDepths
   }
 
   machine(ip: string): MachineEntry {
@@ -275,11 +280,13 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
     const peer = await EdgePeer.start({ ...opts.peer, log: (level, msg) => level !== 'debug' && opts.log?.(msg) })
     opened.push(() => peer.stop())
     let api: ApiServer | undefined
+    let bridge: Bridge | undefined
     if (opts.api) {
-      api = await startApiServer(peerBackend(peer), opts.api)
+      const backend = { ...peerBackend(peer), metrics: () => prometheusText(peerMetrics(peer, bridge)) }
+      api = await startApiServer(backend, opts.api, { maxBodyBytes: opts.peer.token.maxMessageSize, log: opts.log })
       opened.push(() => api!.close())
     }
-    const bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
+    bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
     opened.push(() => bridge.stop())
     await bridge.start()
     if (address === undefined) {

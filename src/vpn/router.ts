@@ -239,9 +239,9 @@ export class VpnRouter {
     return this.links.size
   }
 
-  /** Packets waiting in each peer's link (reuse mode). */
-  linkStats(): { peer: string; queued: number }[] {
-    return [...this.links].map(([peer, link]) => ({ peer, queued: link.queued }))
+  /** Packets waiting per peer (reuse mode) and in flight (per-packet mode); read-only, for metrics. */
+  get queueDepths(): { perPeer: Map<string, number>; inFlight: number } {
+    return { perPeer: new Map([...this.links].map(([owner, link]) => [owner, link.queued])), inFlight: this.inFlight }
   }
 
   async start(): Promise<void> {

@@ -24,8 +24,8 @@
  */
 import assert from 'node:assert/strict'
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
-import { accessSync, constants as fsConstants, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { accessSync, constants as fsConstants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -404,6 +404,23 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
         assert.equal(r.endpoints.services.strict, '')
         for (const s of r.services.value ?? []) assert.deepEqual(s, { PeerID: '', Name: '' })
       }
+    })
+
+    test('200 KB values (a large kubeconfig) written with the Go client travel through our API both ways', async () => {
+      // client.Put sends base64 of the JSON string in the URL path: about 270 KB, where Node's default allows 16 KB.
+      // Compared with ok(), not equal(): a failure must not print the values.
+      const values = [randomBytes(150_000).toString('base64'), randomBytes(150_000).toString('base64')]
+      const files = values.map((v, i) => {
+        const file = join(dir, `value-${i}`)
+        writeFileSync(file, v)
+        return file
+      })
+      await goWrite(ours, 'put-file', 'apitest-big', 'from-ours', files[0])
+      assert.ok((await goGet(ours, 'apitest-big', 'from-ours')) === values[0], 'read back at once through our API')
+      await waitUntil(async () => (await goGet(theirs, 'apitest-big', 'from-ours')) === values[0], { timeoutMs: 30_000, intervalMs: 500, what: 'our 200 KB write on the Go node' })
+      await goWrite(theirs, 'put-file', 'apitest-big', 'from-go', files[1])
+      await waitUntil(async () => (await goGet(ours, 'apitest-big', 'from-go')) === values[1], { timeoutMs: 30_000, intervalMs: 500, what: 'the Go node\'s 200 KB write on our API' })
+      await goWrite(ours, 'delete-bucket', 'apitest-big')
     })
   })
 }

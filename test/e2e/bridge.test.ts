@@ -85,6 +85,13 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
       assert.match(summary.NodeID, /^12D3KooW/)
       const machines = JSON.parse((await apiRequest(`unix://${sock}`, 'GET', '/api/machines')).body) as { Address: string }[]
       assert.deepEqual(machines.map((m) => m.Address).sort(), ['10.1.0.1', '10.1.0.2', '10.1.0.254'])
+      // Its /metrics counts the packets routed above.
+      const metrics = (await apiRequest(`unix://${sock}`, 'GET', '/metrics')).body
+      for (const name of ['kairosctl_vpn_packets_sent_total', 'kairosctl_vpn_packets_received_total']) {
+        assert.ok(Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]) > 0, `${name} in:\n${metrics}`)
+      }
+      assert.match(metrics, /^kairosctl_vpn_packets_dropped_total\{reason="queue_full"\} \d+$/m)
+      assert.match(metrics, /^kairosctl_connections\{direction="outbound",type="direct"\} [1-9]\d*$/m)
 
       // SIGTERM: exit 0 and the interface is gone.
       const code = await new Promise<number | null>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,7 +8,9 @@ import { test } from 'node:test'
 import type { LedgerData } from '../../src/access.js'
 import { ApiClient } from '../../src/api/client.js'
 import { availableNodes, encodeBody, goStruct, parseHostPort, respond, route, routedPath, startApiServer, type ApiBackend } from '../../src/api/server.js'
-import { UserError } from '../../src/errors.js'
+import { ExitCode, UserError } from '../../src/errors.js'
+import { rawExchange, TOO_LARGE } from '../helpers/raw-http.js'
+import { waitUntil, withTimeout } from '../helpers/wait.js'
 
 const ME = '12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'
 const OTHER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -235,5 +238,125 @@ test('the server sends EdgeVPN\'s statuses and content types over the wire', asy
     assert.deepEqual(await put.json(), { message: 'Method Not Allowed' })
   } finally {
     await tcp.close()
+  }
+})
+
+test('a body over the limit is refused with 413 before it is read, on every path; smaller bodies work', async (t) => {
+  const { backend, calls } = fakeBackend(data)
+  const api = await startApiServer(backend, '127.0.0.1:0', { maxBodyBytes: 1000 })
+  t.after(() => api.close())
+  // Announced larger than the limit: answered at once, though the body never comes.
+  for (const [method, path] of [['POST', '/api/dns'], ['PUT', '/api/ledger/b/k/v'], ['GET', '/api/summary']]) {
+    const answer = await rawExchange(api.address, `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${600 << 20}\r\n\r\n`, '{"Regex":"')
+    assert.match(answer, TOO_LARGE, `${method} ${path}`)
+    assert.match(answer, /\r\nconnection: close\r\n/i)
+  }
+  // A client that asks first (Expect: 100-continue) is told 413 instead of "continue".
+  const asked = await rawExchange(api.address, `PUT /api/ledger/b/k/v HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n`)
+  assert.match(asked, TOO_LARGE)
+  const small = await rawExchange(api.address, `PUT /api/ledger/b/k/v HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n`, '', { until: /100 Continue\r\n\r\n/ })
+  assert.match(small, /^HTTP\/1\.1 100 Continue\r\n\r\n$/)
+  // Chunked, no length: refused once the limit is passed, before the body ends.
+  const chunk = 'a'.repeat(600)
+  const chunked = await rawExchange(api.address, 'POST /api/dns HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', `258\r\n${chunk}\r\n258\r\n${chunk}\r\n`)
+  assert.match(chunked, TOO_LARGE)
+  assert.deepEqual(calls, [], 'nothing refused reached the ledger')
+  // At the limit: served.
+  const record = JSON.stringify({ Regex: 'r', Records: { TXT: 'x'.repeat(900) } })
+  assert.ok(record.length < 1000)
+  const ok = await fetch(`${api.address}/api/dns`, { method: 'POST', body: record.padEnd(1000, ' '), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(5000) })
+  assert.equal(ok.status, 200)
+  assert.deepEqual(await ok.json(), { State: 'Announcing' })
+  assert.equal(calls.length, 1)
+})
+
+test('the body limit defaults to the network\'s max_message_size (20 MiB)', async (t) => {
+  const api = await startApiServer(fakeBackend(data).backend, '127.0.0.1:0')
+  t.after(() => api.close())
+  const head = (n: number) => `POST /api/dns HTTP/1.1\r\nHost: x\r\nContent-Length: ${n}\r\nConnection: close\r\n\r\n`
+  assert.match(await rawExchange(api.address, head((20 << 20) + 1)), TOO_LARGE)
+  // Exactly 20 MiB is read (the server waits for it).
+  await assert.rejects(rawExchange(api.address, head(20 << 20), '{', { timeoutMs: 500 }), /timed out|an answer/)
+})
+
+test('no request can crash the server: a failure is a 500 and one log line', async (t) => {
+  const cyclic: Record<string, unknown> = {}
+  cyclic.self = cyclic
+  const { backend } = fakeBackend({ b: { k: cyclic as unknown as string } })
+  const lines: string[] = []
+  const api = await startApiServer(backend, '127.0.0.1:0', { log: (l) => lines.push(l) })
+  t.after(() => api.close())
+  const res = await fetch(`${api.address}/api/ledger`, { signal: AbortSignal.timeout(5000) })
+  assert.equal(res.status, 500)
+  assert.deepEqual(await res.json(), { message: 'Internal Server Error' })
+  assert.equal(lines.length, 1)
+  assert.match(lines[0], /^API: GET \/api\/ledger failed: /)
+  assert.doesNotMatch(lines[0], /\n/)
+  // Still serving.
+  assert.equal((await fetch(`${api.address}/api/summary`, { signal: AbortSignal.timeout(5000) })).status, 200)
+})
+
+test('URLs up to 1 MiB are served (Go accepts 1 MiB + 4 KiB of request line and headers); longer ones get Go\'s 431', async (t) => {
+  const { backend, calls } = fakeBackend(data)
+  const api = await startApiServer(backend, '127.0.0.1:0')
+  t.after(() => api.close())
+  const prefix = '/api/ledger/b/k/'
+  const value = 'v'.repeat((1 << 20) - prefix.length)
+  const ok = await rawExchange(api.address, `PUT ${prefix}${value} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+  assert.match(ok, /^HTTP\/1\.1 200 /)
+  assert.deepEqual(calls, [`persist b k ${value}`])
+  const tooLong = await rawExchange(api.address, `PUT ${prefix}${value}${'v'.repeat(8192)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  assert.match(tooLong, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+  assert.match(tooLong, /\r\n\r\n431 Request Header Fields Too Large$/)
+})
+
+test('a malformed request gets Go\'s plain 400', async (t) => {
+  const api = await startApiServer(fakeBackend(data).backend, '127.0.0.1:0')
+  t.after(() => api.close())
+  assert.match(await rawExchange(api.address, 'GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n400 Bad Request$/)
+})
+
+test('--api unix://PATH replaces only a stale socket: a file, a directory or a live socket is refused and left alone', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kctl-api-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const { backend } = fakeBackend(data)
+  const refused = async (path: string, pattern: RegExp, exitCode: number = ExitCode.Usage): Promise<void> => {
+    await assert.rejects(startApiServer(backend, `unix://${path}`), (err: unknown) => {
+      assert.ok(err instanceof UserError, String(err))
+      assert.match(err.line(), pattern)
+      assert.doesNotMatch(err.line(), /\n/)
+      assert.equal(err.exitCode, exitCode)
+      return true
+    })
+  }
+  const file = join(dir, 'precious.conf')
+  await writeFile(file, 'keep me\n')
+  await refused(file, /^refusing to serve the API on .*precious\.conf: it exists and is not a socket \(a regular file\)/)
+  assert.equal(await readFile(file, 'utf8'), 'keep me\n')
+  const sub = join(dir, 'sub')
+  await mkdir(sub)
+  await refused(sub, /it exists and is not a socket \(a directory\)/)
+  assert.ok((await stat(sub)).isDirectory())
+
+  // A live socket: something answers on it.
+  const live = join(dir, 'live.sock')
+  const other = createServer((s) => s.end())
+  await new Promise<void>((r) => other.listen(live, () => r()))
+  await refused(live, /^refusing to serve the API on .*live\.sock: another process is listening on it/, ExitCode.Failure)
+  assert.ok((await stat(live)).isSocket())
+  await new Promise<void>((r) => other.close(() => r()))
+
+  // A stale socket: left by a process that was killed; replaced.
+  const stale = join(dir, 'stale.sock')
+  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await withTimeout(new Promise((r) => child.stdout!.once('data', r)), 10_000, 'the socket owner to listen')
+  child.kill('SIGKILL')
+  await waitUntil(() => child.exitCode !== null || child.signalCode !== null, { what: 'the socket owner to die' })
+  assert.ok((await stat(stale)).isSocket())
+  const api = await startApiServer(backend, `unix://${stale}`)
+  try {
+    assert.deepEqual(await new ApiClient(api.address).ledger(), data)
+  } finally {
+    await api.close()
   }
 })

@@ -15,6 +15,7 @@
 //	    for every GET endpoint the HTTP status, the content type and whether the
 //	    body decodes into EdgeVPN's type with unknown fields disallowed.
 //	apiclient --api A put BUCKET KEY VALUE      client.Put (VALUE as a JSON string)
+//	apiclient --api A put-file BUCKET KEY FILE  client.Put of FILE's contents (values too long for argv)
 //	apiclient --api A get BUCKET KEY            client.GetBucketKey, decoded
 //	apiclient --api A delete BUCKET KEY         client.Delete
 //	apiclient --api A delete-bucket BUCKET      client.DeleteBucket
@@ -313,6 +314,13 @@ func main() {
 	case "put":
 		need(a, 4, "put BUCKET KEY VALUE")
 		printJSON(outcome(nil, c.Put(a[1], a[2], a[3])))
+	case "put-file":
+		need(a, 4, "put-file BUCKET KEY FILE")
+		value, err := os.ReadFile(a[3])
+		if err == nil {
+			err = c.Put(a[1], a[2], string(value))
+		}
+		printJSON(outcome(nil, err))
 	case "get":
 		need(a, 3, "get BUCKET KEY")
 		data, err := c.GetBucketKey(a[1], a[2])

@@ -1,0 +1,92 @@
+import type { EdgePeer } from '../peer/peer.js'
+import type { Bridge } from '../vpn/bridge.js'
+import type { RouterStats } from '../vpn/router.js'
+
+/** What /metrics reports: read from the peer and, with a TUN, the bridge's router. */
+export interface MetricsSnapshot {
+  /** Index of the last ledger block. */
+  ledgerHeight: number
+  /** Ledger blocks received from the network (changed or not). */
+  blocksReceived: number
+  /** Peers subscribed to the network's gossip topic. */
+  topicPeers: number
+  /** Peers with an open connection. */
+  connectedPeers: number
+  /** Peers that sent at least one ledger block. */
+  blockSenders: number
+  /** Open libp2p connections. */
+  connections: { direction: 'inbound' | 'outbound'; type: 'direct' | 'relayed' }[]
+  /** Undefined without a TUN device (`--no-tun`): no packets are routed. */
+  vpn?: {
+    stats: RouterStats
+    /** Packets waiting per peer ID (long-lived streams). */
+    queued: Map<string, number>
+    /** Packets in flight on streams of their own (per-packet mode). */
+    inFlight: number
+  }
+}
+
+export const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+type Labels = Record<string, string>
+
+/** Prometheus text exposition: label values escaped (backslash, quote, newline). */
+function family(name: string, type: 'counter' | 'gauge', help: string, samples: [Labels, number][]): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`]
+  for (const [labels, value] of samples) {
+    const text = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')
+    lines.push(`${name}${text ? `{${text}}` : ''} ${value}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** The snapshot in Prometheus's text format (names `kairosctl_…`, counters `…_total`). */
+export function prometheusText(s: MetricsSnapshot): string {
+  const byConn = new Map<string, number>()
+  for (const c of s.connections) byConn.set(`${c.direction} ${c.type}`, (byConn.get(`${c.direction} ${c.type}`) ?? 0) + 1)
+  const connections: [Labels, number][] = []
+  for (const direction of ['inbound', 'outbound']) {
+    for (const type of ['direct', 'relayed']) connections.push([{ direction, type }, byConn.get(`${direction} ${type}`) ?? 0])
+  }
+  const out = [
+    family('kairosctl_ledger_height', 'gauge', 'Index of the last ledger block.', [[{}, s.ledgerHeight]]),
+    family('kairosctl_ledger_blocks_received_total', 'counter', 'Ledger blocks received from the network.', [[{}, s.blocksReceived]]),
+    family('kairosctl_ledger_block_senders', 'gauge', 'Peers that sent at least one ledger block.', [[{}, s.blockSenders]]),
+    family('kairosctl_topic_peers', 'gauge', "Peers subscribed to the network's gossip topic.", [[{}, s.topicPeers]]),
+    family('kairosctl_connected_peers', 'gauge', 'Peers with an open libp2p connection.', [[{}, s.connectedPeers]]),
+    family('kairosctl_connections', 'gauge', 'Open libp2p connections by direction and type.', connections),
+  ]
+  if (s.vpn) {
+    const { stats, queued, inFlight } = s.vpn
+    out.push(
+      family('kairosctl_vpn_packets_sent_total', 'counter', 'IP packets sent to peers.', [[{}, stats.sent]]),
+      family('kairosctl_vpn_packets_received_total', 'counter', 'IP packets received from peers.', [[{}, stats.received]]),
+      family('kairosctl_vpn_packets_dropped_total', 'counter', 'IP packets dropped, by reason.', [
+        [{ reason: 'no_route' }, stats.droppedNoRoute],
+        [{ reason: 'queue_full' }, stats.droppedQueueFull],
+        [{ reason: 'send_error' }, stats.droppedSendError],
+      ]),
+      family('kairosctl_vpn_streams_opened_total', 'counter', 'VPN streams opened to peers.', [[{}, stats.streamsOpened]]),
+      family('kairosctl_vpn_streams_rejected_total', 'counter', 'Inbound VPN streams refused (the peer has no machines entry).', [[{}, stats.rejectedStreams]]),
+      family('kairosctl_vpn_queue_depth', 'gauge', 'Packets waiting per peer.', [...queued].sort(([a], [b]) => (a < b ? -1 : 1)).map(([peer, n]) => [{ peer }, n])),
+      family('kairosctl_vpn_packets_in_flight', 'gauge', 'Packets in flight on streams of their own (per-packet mode).', [[{}, inFlight]]),
+    )
+  }
+  return out.join('')
+}
+
+/** A snapshot of a running peer and, when it routes packets, its bridge. */
+export function peerMetrics(peer: EdgePeer, bridge?: Bridge): MetricsSnapshot {
+  const stats = bridge?.stats
+  const queues = bridge?.queues
+  const report = peer.report()
+  return {
+    ledgerHeight: peer.ledger.lastBlock().index,
+    blocksReceived: report.blocksReceived,
+    blockSenders: report.blockSenders,
+    topicPeers: report.topicPeers,
+    connectedPeers: report.connectedPeers,
+    connections: peer.host.getConnections().map((c) => ({ direction: c.direction, type: c.remoteAddr.toString().includes('/p2p-circuit') ? 'relayed' : 'direct' })),
+    vpn: stats && queues ? { stats, queued: queues.perPeer, inFlight: queues.inFlight } : undefined,
+  }
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { prometheusText, type MetricsSnapshot } from '../../src/api/metrics.js'
+import { respond, type ApiBackend } from '../../src/api/server.js'
+
+const snapshot: MetricsSnapshot = {
+  ledgerHeight: 42,
+  blocksReceived: 7,
+  topicPeers: 2,
+  connectedPeers: 3,
+  blockSenders: 1,
+  connections: [{ direction: 'outbound', type: 'direct' }, { direction: 'outbound', type: 'direct' }, { direction: 'inbound', type: 'relayed' }],
+  vpn: {
+    stats: { sent: 10, received: 20, droppedNoRoute: 1, droppedQueueFull: 2, droppedSendError: 3, rejectedStreams: 4, streamsOpened: 5 },
+    queued: new Map([['12D3KooWB', 3], ['12D3KooWA', 0]]),
+    inFlight: 6,
+  },
+}
+
+/** name{labels} → value, from Prometheus text; checks every sample has HELP and TYPE lines before it. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  const typed = new Set<string>()
+  for (const line of text.trimEnd().split('\n')) {
+    const meta = /^# (HELP|TYPE) (\w+) (.+)$/.exec(line)
+    if (meta) {
+      if (meta[1] === 'TYPE') typed.add(meta[2])
+      continue
+    }
+    const m = /^(\w+)(\{[^}]*\})? (\d+)$/.exec(line)
+    assert.ok(m, `not a sample line: ${line}`)
+    assert.ok(typed.has(m[1]), `no TYPE before ${m[1]}`)
+    out.set(m[1] + (m[2] ?? ''), Number(m[3]))
+  }
+  return out
+}
+
+test('metrics in Prometheus text: ledger, connections by type, VPN packets, drops by reason, queue depths', () => {
+  const s = samples(prometheusText(snapshot))
+  assert.equal(s.get('kairosctl_ledger_height'), 42)
+  assert.equal(s.get('kairosctl_ledger_blocks_received_total'), 7)
+  assert.equal(s.get('kairosctl_topic_peers'), 2)
+  assert.equal(s.get('kairosctl_connected_peers'), 3)
+  assert.equal(s.get('kairosctl_ledger_block_senders'), 1)
+  assert.equal(s.get('kairosctl_connections{direction="outbound",type="direct"}'), 2)
+  assert.equal(s.get('kairosctl_connections{direction="inbound",type="relayed"}'), 1)
+  assert.equal(s.get('kairosctl_connections{direction="inbound",type="direct"}'), 0)
+  assert.equal(s.get('kairosctl_vpn_packets_sent_total'), 10)
+  assert.equal(s.get('kairosctl_vpn_packets_received_total'), 20)
+  assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="no_route"}'), 1)
+  assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="queue_full"}'), 2)
+  assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="send_error"}'), 3)
+  assert.equal(s.get('kairosctl_vpn_streams_rejected_total'), 4)
+  assert.equal(s.get('kairosctl_vpn_queue_depth{peer="12D3KooWB"}'), 3)
+  assert.equal(s.get('kairosctl_vpn_packets_in_flight'), 6)
+  // Counters end in _total; nothing else does.
+  assert.match(prometheusText(snapshot), /# TYPE kairosctl_vpn_packets_sent_total counter\n/)
+  assert.match(prometheusText(snapshot), /# TYPE kairosctl_ledger_height gauge\n/)
+  // Without a TUN device there is nothing to route: no VPN families.
+  assert.doesNotMatch(prometheusText({ ...snapshot, vpn: undefined }), /kairosctl_vpn_/)
+})
+
+test('GET /metrics serves the backend\'s text; without metrics it is an unknown path', () => {
+  const base = { nodeId: () => 'me', data: () => ({}), lastBlockJson: () => '{}', index: () => 0, topicPeers: () => [], knownPeers: () => [], isConnected: () => false, persist() {}, persistJson() {}, deleteKey() {}, deleteBucket() {} } satisfies ApiBackend
+  const reply = respond({ ...base, metrics: () => prometheusText(snapshot) }, 'GET', '/metrics', '')
+  assert.equal(reply.status, 200)
+  assert.equal(reply.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
+  assert.equal(samples(reply.text).get('kairosctl_ledger_height'), 42)
+  assert.equal(respond(base, 'GET', '/metrics', '').status, 404)
+  assert.equal(respond({ ...base, metrics: () => '' }, 'PUT', '/metrics', '').status, 405)
+})
