@@ -1,6 +1,6 @@
 import type { EdgePeer } from '../peer/peer.js'
 import type { Bridge } from '../vpn/bridge.js'
-import type { RouterStats } from '../vpn/router.js'
+import type { PeerTraffic, RouterStats } from '../vpn/router.js'
 
 /** What /metrics reports: read from the peer and, with a TUN, the bridge's router. */
 export interface MetricsSnapshot {
@@ -23,6 +23,8 @@ export interface MetricsSnapshot {
     queued: Map<string, number>
     /** Packets in flight on streams of their own (per-packet mode). */
     inFlight: number
+    /** Packets and bytes per peer ID. */
+    traffic: ReadonlyMap<string, Readonly<PeerTraffic>>
   }
 }
 
@@ -57,7 +59,10 @@ export function prometheusText(s: MetricsSnapshot): string {
     family('kairosctl_connections', 'gauge', 'Open libp2p connections by direction and type.', connections),
   ]
   if (s.vpn) {
-    const { stats, queued, inFlight } = s.vpn
+    const { stats, queued, inFlight, traffic } = s.vpn
+    const peers = [...traffic].sort(([a], [b]) => (a < b ? -1 : 1))
+    const perPeer = (out: keyof PeerTraffic, into: keyof PeerTraffic): [Labels, number][] =>
+      peers.flatMap(([peer, t]): [Labels, number][] => [[{ peer, direction: 'out' }, t[out]], [{ peer, direction: 'in' }, t[into]]])
     out.push(
       family('kairosctl_vpn_packets_sent_total', 'counter', 'IP packets sent to peers.', [[{}, stats.sent]]),
       family('kairosctl_vpn_packets_received_total', 'counter', 'IP packets received from peers.', [[{}, stats.received]]),
@@ -66,8 +71,14 @@ export function prometheusText(s: MetricsSnapshot): string {
         [{ reason: 'queue_full' }, stats.droppedQueueFull],
         [{ reason: 'send_error' }, stats.droppedSendError],
       ]),
+      family('kairosctl_vpn_peer_packets_total', 'counter', 'IP packets exchanged with each peer, by direction.', perPeer('packetsOut', 'packetsIn')),
+      family('kairosctl_vpn_peer_bytes_total', 'counter', 'Bytes of IP packets exchanged with each peer, by direction.', perPeer('bytesOut', 'bytesIn')),
       family('kairosctl_vpn_streams_opened_total', 'counter', 'VPN streams opened to peers.', [[{}, stats.streamsOpened]]),
-      family('kairosctl_vpn_streams_rejected_total', 'counter', 'Inbound VPN streams refused (the peer has no machines entry).', [[{}, stats.rejectedStreams]]),
+      family('kairosctl_vpn_streams_rejected_total', 'counter', 'Inbound VPN streams refused, by reason.', [
+        [{ reason: 'not_in_machines' }, stats.rejectedStreams],
+        [{ reason: 'too_many_open' }, stats.rejectedStreamsBusy],
+      ]),
+      family('kairosctl_vpn_inbound_streams', 'gauge', 'Inbound VPN streams open now.', [[{}, stats.inboundStreams]]),
       family('kairosctl_vpn_queue_depth', 'gauge', 'Packets waiting per peer.', [...queued].sort(([a], [b]) => (a < b ? -1 : 1)).map(([peer, n]) => [{ peer }, n])),
       family('kairosctl_vpn_packets_in_flight', 'gauge', 'Packets in flight on streams of their own (per-packet mode).', [[{}, inFlight]]),
     )
@@ -87,6 +98,6 @@ export function peerMetrics(peer: EdgePeer, bridge?: Bridge): MetricsSnapshot {
     topicPeers: report.topicPeers,
     connectedPeers: report.connectedPeers,
     connections: peer.host.getConnections().map((c) => ({ direction: c.direction, type: c.remoteAddr.toString().includes('/p2p-circuit') ? 'relayed' : 'direct' })),
-    vpn: stats && queues ? { stats, queued: queues.perPeer, inFlight: queues.inFlight } : undefined,
+    vpn: stats && queues && bridge?.traffic ? { stats, queued: queues.perPeer, inFlight: queues.inFlight, traffic: bridge.traffic } : undefined,
   }
 }

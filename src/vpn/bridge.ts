@@ -74,6 +74,10 @@ export class Bridge {
     return this.router?.queueDepths
   }
 
+  get traffic(): VpnRouter['peerTraffic'] | undefined {
+    return this.router?.peerTraffic
+  }
+
   machine(ip: string): MachineEntry {
     return {
       PeerID: this.opts.peer.id,

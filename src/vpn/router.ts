@@ -44,6 +44,17 @@ export interface RouterStats {
   inboundStreamsPeak: number
 }
 
+/** Packets and bytes exchanged with one peer. */
+export interface PeerTraffic {
+  packetsOut: number
+  bytesOut: number
+  packetsIn: number
+  bytesIn: number
+}
+
+/** Peers whose traffic is counted at most; the longest-known is forgotten first. */
+const MAX_TRAFFIC_PEERS = 1024
+
 export function emptyRouterStats(): RouterStats {
   return { sent: 0, received: 0, droppedNoRoute: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedStreams: 0, rejectedStreamsBusy: 0, streamsOpened: 0, drainWaits: 0, inboundStreams: 0, inboundStreamsPeak: 0 }
 }
@@ -103,6 +114,8 @@ export interface LinkOptions {
   /** Packets waiting at most; more are dropped, as a full NIC queue drops. */
   limit: number
   stats: RouterStats
+  /** This peer's counters; defaults to counters of the link's own. */
+  traffic?: PeerTraffic
   log: (msg: string) => void
 }
 
@@ -119,8 +132,11 @@ export class PeerLink {
   private readonly queue: Uint8Array[] = []
   private pumping = false
   private closed = false
+  private readonly traffic: PeerTraffic
 
-  constructor(private readonly opts: LinkOptions) {}
+  constructor(private readonly opts: LinkOptions) {
+    this.traffic = opts.traffic ?? { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 }
+  }
 
   /** Packets waiting for the stream. */
   get queued(): number {
@@ -156,6 +172,8 @@ export class PeerLink {
   private write(stream: Stream, packet: Uint8Array): void {
     stream.send(packet)
     this.opts.stats.sent++
+    this.traffic.packetsOut++
+    this.traffic.bytesOut += packet.length
   }
 
   private async pump(): Promise<void> {
@@ -222,6 +240,7 @@ export class VpnRouter {
   private readonly links = new Map<string, PeerLink>()
   private readonly peerIds = new Map<string, PeerId>()
   private inFlight = 0
+  private readonly traffic = new Map<string, PeerTraffic>()
   /** Peers come and go (a restarted Kairos node may have a new identity): links of gone peers are dropped. */
   private readonly forgetIdleLinks = (): void => {
     for (const [owner, link] of this.links) {
@@ -242,6 +261,21 @@ export class VpnRouter {
   /** Packets waiting per peer (reuse mode) and in flight (per-packet mode); read-only, for metrics. */
   get queueDepths(): { perPeer: Map<string, number>; inFlight: number } {
     return { perPeer: new Map([...this.links].map(([owner, link]) => [owner, link.queued])), inFlight: this.inFlight }
+  }
+
+  /** Packets and bytes per peer, for the peers seen most recently (at most MAX_TRAFFIC_PEERS). */
+  get peerTraffic(): ReadonlyMap<string, Readonly<PeerTraffic>> {
+    return this.traffic
+  }
+
+  private trafficOf(peer: string): PeerTraffic {
+    let t = this.traffic.get(peer)
+    if (!t) {
+      if (this.traffic.size >= MAX_TRAFFIC_PEERS) this.traffic.delete(this.traffic.keys().next().value!)
+      t = { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 }
+      this.traffic.set(peer, t)
+    }
+    return t
   }
 
   async start(): Promise<void> {
@@ -308,6 +342,7 @@ export class VpnRouter {
         open: () => this.newStream(peer),
         limit: this.opts.queueLimit ?? 512,
         stats: this.stats,
+        traffic: this.trafficOf(owner),
         log: (msg) => this.log(`${owner}: ${msg}`),
       })
       this.links.set(owner, link)
@@ -338,6 +373,9 @@ export class VpnRouter {
         stream.send(packet)
         await stream.close({ signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
         this.stats.sent++
+        const traffic = this.trafficOf(owner)
+        traffic.packetsOut++
+        traffic.bytesOut += packet.length
       } catch (err) {
         if (this.stats.droppedSendError++ === 0) this.log(`cannot send to ${owner}: ${(err as Error).message}`)
         stream?.abort(err as Error)
@@ -366,10 +404,13 @@ export class VpnRouter {
     this.stats.inboundStreamsPeak = Math.max(this.stats.inboundStreamsPeak, ++this.stats.inboundStreams)
     stream.addEventListener('close', () => this.stats.inboundStreams--, { once: true })
     const framer = new PacketFramer()
+    const traffic = this.trafficOf(remotePeer.toString())
     stream.addEventListener('message', (evt) => {
       const bytes = evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()
       for (const packet of framer.push(bytes)) {
         this.stats.received++
+        traffic.packetsIn++
+        traffic.bytesIn += packet.length
         this.opts.tun.write(packet).catch((err: Error) => {
           if (this.running) this.log(`TUN write failed: ${err.message}`)
         })

@@ -46,6 +46,8 @@ for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
     }
     assert.equal(ra.stats.sent, n)
     assert.equal(rb.stats.received, n)
+    assert.deepEqual(ra.peerTraffic.get(b.peerId.toString()), { packetsOut: n, bytesOut: n * 1200, packetsIn: 0, bytesIn: 0 })
+    assert.deepEqual(rb.peerTraffic.get(a.peerId.toString()), { packetsOut: 0, bytesOut: 0, packetsIn: n, bytesIn: n * 1200 })
     // Unknown destinations are dropped, not sent.
     ta.inject(packet(n, '10.1.0.9'))
     await until(() => ra.stats.droppedNoRoute === 1, 'the unroutable packet')

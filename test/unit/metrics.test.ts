@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { prometheusText, type MetricsSnapshot } from '../../src/api/metrics.js'
 import { respond, type ApiBackend } from '../../src/api/server.js'
+import { emptyRouterStats } from '../../src/vpn/router.js'
 
 const snapshot: MetricsSnapshot = {
   ledgerHeight: 42,
@@ -11,9 +12,10 @@ const snapshot: MetricsSnapshot = {
   blockSenders: 1,
   connections: [{ direction: 'outbound', type: 'direct' }, { direction: 'outbound', type: 'direct' }, { direction: 'inbound', type: 'relayed' }],
   vpn: {
-    stats: { sent: 10, received: 20, droppedNoRoute: 1, droppedQueueFull: 2, droppedSendError: 3, rejectedStreams: 4, streamsOpened: 5 },
+    stats: { ...emptyRouterStats(), sent: 10, received: 20, droppedNoRoute: 1, droppedQueueFull: 2, droppedSendError: 3, rejectedStreams: 4, rejectedStreamsBusy: 8, streamsOpened: 5, inboundStreams: 9 },
     queued: new Map([['12D3KooWB', 3], ['12D3KooWA', 0]]),
     inFlight: 6,
+    traffic: new Map([['12D3KooWA', { packetsOut: 11, bytesOut: 1100, packetsIn: 12, bytesIn: 1200 }]]),
   },
 }
 
@@ -50,7 +52,13 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="no_route"}'), 1)
   assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="queue_full"}'), 2)
   assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="send_error"}'), 3)
-  assert.equal(s.get('kairosctl_vpn_streams_rejected_total'), 4)
+  assert.equal(s.get('kairosctl_vpn_streams_rejected_total{reason="not_in_machines"}'), 4)
+  assert.equal(s.get('kairosctl_vpn_streams_rejected_total{reason="too_many_open"}'), 8)
+  assert.equal(s.get('kairosctl_vpn_inbound_streams'), 9)
+  assert.equal(s.get('kairosctl_vpn_peer_packets_total{peer="12D3KooWA",direction="out"}'), 11)
+  assert.equal(s.get('kairosctl_vpn_peer_packets_total{peer="12D3KooWA",direction="in"}'), 12)
+  assert.equal(s.get('kairosctl_vpn_peer_bytes_total{peer="12D3KooWA",direction="out"}'), 1100)
+  assert.equal(s.get('kairosctl_vpn_peer_bytes_total{peer="12D3KooWA",direction="in"}'), 1200)
   assert.equal(s.get('kairosctl_vpn_queue_depth{peer="12D3KooWB"}'), 3)
   assert.equal(s.get('kairosctl_vpn_packets_in_flight'), 6)
   // Counters end in _total; nothing else does.
