@@ -44,6 +44,14 @@ export interface RouterStats {
   inboundStreamsPeak: number
 }
 
+/** IP packets and their bytes to and from one peer, since it connected. */
+export interface PeerTraffic {
+  packetsOut: number
+  bytesOut: number
+  packetsIn: number
+  bytesIn: number
+}
+
 export function emptyRouterStats(): RouterStats {
   return { sent: 0, received: 0, droppedNoRoute: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedStreams: 0, rejectedStreamsBusy: 0, streamsOpened: 0, drainWaits: 0, inboundStreams: 0, inboundStreamsPeak: 0 }
 }
@@ -103,6 +111,8 @@ export interface LinkOptions {
   /** Packets waiting at most; more are dropped, as a full NIC queue drops. */
   limit: number
   stats: RouterStats
+  /** Called for each packet handed to the stream. */
+  onSent?: (bytes: number) => void
   log: (msg: string) => void
 }
 
@@ -156,6 +166,7 @@ export class PeerLink {
   private write(stream: Stream, packet: Uint8Array): void {
     stream.send(packet)
     this.opts.stats.sent++
+    this.opts.onSent?.(packet.length)
   }
 
   private async pump(): Promise<void> {
@@ -221,9 +232,12 @@ export class VpnRouter {
   private running = false
   private readonly links = new Map<string, PeerLink>()
   private readonly peerIds = new Map<string, PeerId>()
+  /** Per peer; a peer's counters are dropped when its last connection closes. */
+  private readonly traffic = new Map<string, PeerTraffic>()
   private inFlight = 0
   /** Peers come and go (a restarted Kairos node may have a new identity): links of gone peers are dropped. */
-  private readonly forgetIdleLinks = (): void => {
+  private readonly forgetIdleLinks = (evt: CustomEvent<PeerId>): void => {
+    this.traffic.delete(evt.detail.toString())
     for (const [owner, link] of this.links) {
       if (!link.idle) continue
       link.close()
@@ -242,6 +256,26 @@ export class VpnRouter {
   /** Packets waiting in each peer's link (reuse mode). */
   linkStats(): { peer: string; queued: number }[] {
     return [...this.links].map(([peer, link]) => ({ peer, queued: link.queued }))
+  }
+
+  /** Packets and bytes to and from each connected peer that sent or was sent one, since it connected (a copy). */
+  peerTraffic(): Map<string, PeerTraffic> {
+    return new Map([...this.traffic].map(([peer, t]) => [peer, { ...t }]))
+  }
+
+  private trafficOf(peer: string): PeerTraffic {
+    let t = this.traffic.get(peer)
+    if (!t) {
+      t = { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 }
+      this.traffic.set(peer, t)
+    }
+    return t
+  }
+
+  private countOut(peer: string, bytes: number): void {
+    const t = this.trafficOf(peer)
+    t.packetsOut++
+    t.bytesOut += bytes
   }
 
   async start(): Promise<void> {
@@ -308,6 +342,7 @@ export class VpnRouter {
         open: () => this.newStream(peer),
         limit: this.opts.queueLimit ?? 512,
         stats: this.stats,
+        onSent: (bytes) => this.countOut(owner, bytes),
         log: (msg) => this.log(`${owner}: ${msg}`),
       })
       this.links.set(owner, link)
@@ -338,6 +373,7 @@ export class VpnRouter {
         stream.send(packet)
         await stream.close({ signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
         this.stats.sent++
+        this.countOut(owner, packet.length)
       } catch (err) {
         if (this.stats.droppedSendError++ === 0) this.log(`cannot send to ${owner}: ${(err as Error).message}`)
         stream?.abort(err as Error)
@@ -366,10 +402,13 @@ export class VpnRouter {
     this.stats.inboundStreamsPeak = Math.max(this.stats.inboundStreamsPeak, ++this.stats.inboundStreams)
     stream.addEventListener('close', () => this.stats.inboundStreams--, { once: true })
     const framer = new PacketFramer()
+    const traffic = this.trafficOf(remotePeer.toString())
     stream.addEventListener('message', (evt) => {
       const bytes = evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()
       for (const packet of framer.push(bytes)) {
         this.stats.received++
+        traffic.packetsIn++
+        traffic.bytesIn += packet.length
         this.opts.tun.write(packet).catch((err: Error) => {
           if (this.running) this.log(`TUN write failed: ${err.message}`)
         })

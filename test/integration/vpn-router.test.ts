@@ -2,7 +2,8 @@
  * Two of our hosts on loopback route IP packets to each other through the
  * VPN router, with in-memory TUN devices: every packet arrives, in order, in
  * both send modes; the reuse mode opens one stream; a peer that is not in the
- * machines bucket is refused; the link to a peer that stops is dropped.
+ * machines bucket is refused; the link to a peer that stops is dropped;
+ * packets and bytes are counted per peer.
  */
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
@@ -46,6 +47,9 @@ for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
     }
     assert.equal(ra.stats.sent, n)
     assert.equal(rb.stats.received, n)
+    // Per peer: what each side counted for the other.
+    assert.deepEqual(ra.peerTraffic().get(b.peerId.toString()), { packetsOut: n, bytesOut: n * 1200, packetsIn: 0, bytesIn: 0 })
+    assert.deepEqual(rb.peerTraffic().get(a.peerId.toString()), { packetsOut: 0, bytesOut: 0, packetsIn: n, bytesIn: n * 1200 })
     // Unknown destinations are dropped, not sent.
     ta.inject(packet(n, '10.1.0.9'))
     await until(() => ra.stats.droppedNoRoute === 1, 'the unroutable packet')
@@ -54,6 +58,7 @@ for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
       assert.equal(ra.linkCount, 1)
       await b.stop()
       await until(() => ra.linkCount === 0, 'the link to the stopped peer to be dropped', 10_000)
+      assert.equal(ra.peerTraffic().size, 0, "a gone peer's counters are dropped")
     }
   })
 }
