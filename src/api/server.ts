@@ -24,6 +24,8 @@ export interface ApiBackend {
   persistJson(bucket: string, key: string, value: unknown): void
   deleteKey(bucket: string, key: string): void
   deleteBucket(bucket: string): void
+  /** Routes of our own (the dashboard), tried before EdgeVPN's; `target` is the request target as received. */
+  serve?(method: string, target: string): ApiReply | undefined
 }
 
 /**
@@ -279,6 +281,8 @@ export function respond(backend: ApiBackend, method: string, target: string, bod
   if (path === undefined) return { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }, text: '400 Bad Request' }
   let result: [number, unknown] | undefined
   try {
+    const own = backend.serve?.(method, target)
+    if (own) return own
     result = route(backend, method, path, body)
   } catch {
     return json(500, { message: 'Internal Server Error' })

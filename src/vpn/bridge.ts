@@ -1,12 +1,13 @@
 import { isIP } from 'node:net'
 import { hostname } from 'node:os'
+import { dashboardRoute, kairosctlVersion, type DashboardSource } from '../api/dashboard.js'
 import { peerBackend } from '../api/peer-backend.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
 import { UserError } from '../errors.js'
 import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
 import { DhcpAborted, leasePath, negotiate, readLease, writeLease } from './dhcp.js'
-import { VpnRouter, type RouterStats, type SendMode } from './router.js'
+import { VpnRouter, type PeerTraffic, type RouterStats, type SendMode } from './router.js'
 import { addTunAddress, openTun, type Tun } from './tun.js'
 
 export interface BridgeOptions {
@@ -67,6 +68,12 @@ export class Bridge {
 
   get stats(): RouterStats | undefined {
     return this.router?.stats
+  }
+
+  /** The router's totals, per-peer traffic and queues (copies); undefined without a TUN device. */
+  traffic(): { stats: RouterStats; traffic: Map<string, PeerTraffic>; queued: Map<string, number> } | undefined {
+    const r = this.router
+    return r && { stats: { ...r.stats }, traffic: r.peerTraffic(), queued: new Map(r.linkStats().map((l) => [l.peer, l.queued])) }
   }
 
   machine(ip: string): MachineEntry {
@@ -207,6 +214,8 @@ export interface RunBridgeOptions {
   dhcp?: DhcpSettings
   /** API listen address (HOST:PORT or unix:///path); undefined disables the API. */
   api?: string
+  /** The dashboard at the API root may write to the ledger (EdgeVPN's API routes write regardless). */
+  apiAllowWrites?: boolean
   ownershipTtl?: number
   sendMode?: SendMode
   /** Stops a start that is still waiting (for a DHCP address); runBridge then rejects with DhcpAborted. */
@@ -268,12 +277,26 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
     const peer = await EdgePeer.start({ ...opts.peer, log: (level, msg) => level !== 'debug' && opts.log?.(msg) })
     opened.push(() => peer.stop())
     let api: ApiServer | undefined
+    let bridge: Bridge | undefined
     if (opts.api) {
-      api = await startApiServer(peerBackend(peer), opts.api)
+      const backend = peerBackend(peer)
+      const dashboard: DashboardSource = {
+        backend,
+        connections: () =>
+          peer.host.getConnections().map((c) => {
+            const remoteAddr = c.remoteAddr.toString()
+            return { peer: c.remotePeer.toString(), direction: c.direction, remoteAddr, relayed: remoteAddr.includes('/p2p-circuit') }
+          }),
+        vpn: () => bridge?.traffic(),
+        version: kairosctlVersion(),
+        writes: opts.apiAllowWrites === true,
+      }
+      backend.serve = (method, target) => dashboardRoute(dashboard, method, target)
+      api = await startApiServer(backend, opts.api)
       opened.push(() => api!.close())
     }
-    const bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
-    opened.push(() => bridge.stop())
+    bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
+    opened.push(() => bridge!.stop())
     await bridge.start()
     if (address === undefined) {
       const dhcp = opts.dhcp!
