@@ -45,6 +45,7 @@ function fill(body, rows, empty) {
 let previous // the last overview and when it arrived, for rates
 let bucket = decodeURIComponent(location.hash.slice(1)) || null
 let writes = false
+if (bucket) $('put-bucket').value = bucket
 
 function renderNode(o) {
   $('node-peer').textContent = o.node.peerId
@@ -125,6 +126,7 @@ function renderBuckets(o) {
       button.setAttribute('aria-pressed', String(b.name === bucket))
       button.addEventListener('click', () => {
         bucket = b.name
+        $('put-bucket').value = b.name
         history.replaceState(null, '', `#${encodeURIComponent(b.name)}`)
         for (const other of $('buckets').children) other.setAttribute('aria-pressed', String(other === button))
         void loadBucket()
@@ -142,8 +144,7 @@ async function api(method, params) {
 }
 
 async function loadBucket() {
-  const put = $('put')
-  put.hidden = !(writes && bucket !== null)
+  $('put').hidden = !writes
   $('entries-actions').hidden = !writes
   if (bucket === null) {
     $('entries').hidden = true
@@ -180,11 +181,13 @@ async function loadBucket() {
 
 $('put').addEventListener('submit', (evt) => {
   evt.preventDefault()
-  const params = { bucket, key: $('put-key').value, value: $('put-value').value }
+  const params = { bucket: $('put-bucket').value, key: $('put-key').value, value: $('put-value').value }
   if ($('put-encode').checked) params.encode = '1'
   api('PUT', params).then(
     () => {
-      $('put-result').textContent = `stored ${params.key}; announcing to the network`
+      $('put-result').textContent = `stored ${params.bucket}/${params.key}; announcing it to the network`
+      bucket = params.bucket
+      history.replaceState(null, '', `#${encodeURIComponent(bucket)}`)
       void loadBucket()
     },
     (err) => ($('put-result').textContent = err.message),
