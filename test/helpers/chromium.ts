@@ -5,7 +5,7 @@
  * WebSocket client is needed.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
@@ -16,9 +16,9 @@ interface SkippableContext {
   skip(message?: string): void
 }
 
-/** The chromium binary: $CHROMIUM, else `chromium` on PATH; undefined when there is none. */
+/** The chromium binary: $CHROMIUM when that file exists, else `chromium` on PATH; undefined when there is none. */
 export function chromiumBinary(): string | undefined {
-  if (process.env.CHROMIUM) return process.env.CHROMIUM
+  if (process.env.CHROMIUM) return existsSync(process.env.CHROMIUM) ? process.env.CHROMIUM : undefined
   try {
     return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() || undefined
   } catch {
