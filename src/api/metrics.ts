@@ -1,6 +1,6 @@
 import type { EdgePeer } from '../peer/peer.js'
 import type { Bridge } from '../vpn/bridge.js'
-import type { PeerTraffic, RouterStats } from '../vpn/router.js'
+import type { PeerTraffic, VpnSnapshot } from '../vpn/router.js'
 
 /** What /metrics reports: read from the peer and, with a TUN, the bridge's router. */
 export interface MetricsSnapshot {
@@ -17,15 +17,7 @@ export interface MetricsSnapshot {
   /** Open libp2p connections. */
   connections: { direction: 'inbound' | 'outbound'; type: 'direct' | 'relayed' }[]
   /** Undefined without a TUN device (`--no-tun`): no packets are routed. */
-  vpn?: {
-    stats: RouterStats
-    /** Packets waiting per peer ID (long-lived streams). */
-    queued: Map<string, number>
-    /** Packets in flight on streams of their own (per-packet mode). */
-    inFlight: number
-    /** Packets and bytes per peer ID. */
-    traffic: ReadonlyMap<string, Readonly<PeerTraffic>>
-  }
+  vpn?: VpnSnapshot
 }
 
 export const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -88,8 +80,6 @@ export function prometheusText(s: MetricsSnapshot): string {
 
 /** A snapshot of a running peer and, when it routes packets, its bridge. */
 export function peerMetrics(peer: EdgePeer, bridge?: Bridge): MetricsSnapshot {
-  const stats = bridge?.stats
-  const queues = bridge?.queues
   const report = peer.report()
   return {
     ledgerHeight: peer.ledger.lastBlock().index,
@@ -98,6 +88,6 @@ export function peerMetrics(peer: EdgePeer, bridge?: Bridge): MetricsSnapshot {
     topicPeers: report.topicPeers,
     connectedPeers: report.connectedPeers,
     connections: peer.host.getConnections().map((c) => ({ direction: c.direction, type: c.remoteAddr.toString().includes('/p2p-circuit') ? 'relayed' : 'direct' })),
-    vpn: stats && queues && bridge?.traffic ? { stats, queued: queues.perPeer, inFlight: queues.inFlight, traffic: bridge.traffic } : undefined,
+    vpn: bridge?.vpnSnapshot(),
   }
 }

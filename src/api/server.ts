@@ -30,6 +30,8 @@ export interface ApiBackend {
   deleteBucket(bucket: string): void
   /** Prometheus text for GET /metrics; without it, /metrics is a 404 like any unknown path. */
   metrics?(): string
+  /** Routes of our own (the dashboard), tried before EdgeVPN's; `target` is the request target as received. */
+  serve?(method: string, target: string): ApiReply | undefined
 }
 
 /**
@@ -285,6 +287,8 @@ export function respond(backend: ApiBackend, method: string, target: string, bod
   const path = routedPath(target)
   if (path === undefined) return { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }, text: '400 Bad Request' }
   if (path === '/metrics' && method === 'GET' && backend.metrics) return { status: 200, headers: { 'content-type': PROMETHEUS_TYPE }, text: backend.metrics() }
+  const own = backend.serve?.(method, target)
+  if (own) return own
   const result = route(backend, method, path, body)
   if (result) return json(result[0], result[1])
   if (method === 'GET') return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }, text: '404 page not found\n' }

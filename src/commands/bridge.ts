@@ -41,6 +41,9 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     tun: Flags.boolean({ description: 'Create the TUN device (--no-tun runs only the peer and the API, without privileges)', default: true, allowNo: true }),
     api: Flags.string({ description: 'API listen address: HOST:PORT or unix:///path ("" to disable)', default: '127.0.0.1:8080' }),
     'api-allow-remote': Flags.boolean({ description: 'Allow the API to listen on a non-loopback address' }),
+    'api-allow-writes': Flags.boolean({
+      description: "Show write controls (put and delete keys) on the dashboard at the API root. EdgeVPN's API routes, which its clients use, accept writes either way",
+    }),
     'ownership-ttl': Flags.integer({ description: 'Seconds a node stays routable after its last healthcheck', default: 480, min: 0 }),
     'vpn-streams': Flags.string({
       description: 'How packets travel to peers: one long-lived stream per peer (reuse), or a stream per packet as Go EdgeVPN sends (per-packet; for comparison)',
@@ -100,6 +103,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
         address: f.address,
         dhcp: f.dhcp ? { leaseDir: f['lease-dir'], timeoutMs: f['dhcp-timeout'] * 1000 } : undefined,
         api,
+        apiAllowWrites: f['api-allow-writes'],
         ownershipTtl: f['ownership-ttl'],
         sendMode: f['vpn-streams'] as SendMode,
         signal: stop.signal,
@@ -128,7 +132,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     else {
       const from = { flag: '', lease: ' (from the lease)', dhcp: ' (from DHCP)', ledger: ' (from the ledger)' }[running.addressSource]
       info(`${chalk.green('bridge up')}: ${summary.interface ? `${summary.interface} ${running.address}` : `no TUN (${running.address} announced)`}${from}, peer ${summary.peerId}`)
-      if (summary.api) info(`API: ${summary.api}`)
+      if (summary.api) info(`API: ${summary.api}${summary.api.startsWith('http') ? ` (dashboard: ${summary.api}/${f['api-allow-writes'] ? ', writes allowed' : ', read-only'})` : ''}`)
     }
 
     if (!stop.signal.aborted) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }))

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { hostname } from 'node:os'
+import { dashboardRoute, kairosctlVersion, type DashboardSource } from '../api/dashboard.js'
 import { peerBackend } from '../api/peer-backend.js'
 import { peerMetrics, prometheusText } from '../api/metrics.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
@@ -7,7 +8,7 @@ import { UserError } from '../errors.js'
 import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
 import { DhcpAborted, leasePath, negotiate, readLease, writeLease } from './dhcp.js'
-import { VpnRouter, type RouterStats, type SendMode } from './router.js'
+import { VpnRouter, type RouterStats, type SendMode, type VpnSnapshot } from './router.js'
 import { addTunAddress, openTun, type Tun } from './tun.js'
 
 export interface BridgeOptions {
@@ -70,12 +71,9 @@ export class Bridge {
     return this.router?.stats
   }
 
-  get queues(): VpnRouter['queueDepths'] | undefined {
-    return this.router?.queueDepths
-  }
-
-  get traffic(): VpnRouter['peerTraffic'] | undefined {
-    return this.router?.peerTraffic
+  /** The router's totals, queues and per-peer traffic (copies); undefined without a TUN device. */
+  vpnSnapshot(): VpnSnapshot | undefined {
+    return this.router?.snapshot()
   }
 
   machine(ip: string): MachineEntry {
@@ -223,6 +221,8 @@ export interface RunBridgeOptions {
   dhcp?: DhcpSettings
   /** API listen address (HOST:PORT or unix:///path); undefined disables the API. */
   api?: string
+  /** The dashboard at the API root may write to the ledger (EdgeVPN's API routes write regardless). */
+  apiAllowWrites?: boolean
   ownershipTtl?: number
   sendMode?: SendMode
   /** Stops a start that is still waiting (for a DHCP address); runBridge then rejects with DhcpAborted. */
@@ -286,12 +286,25 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
     let api: ApiServer | undefined
     let bridge: Bridge | undefined
     if (opts.api) {
-      const backend = { ...peerBackend(peer), metrics: () => prometheusText(peerMetrics(peer, bridge)) }
+      const backend = peerBackend(peer)
+      backend.metrics = () => prometheusText(peerMetrics(peer, bridge))
+      const dashboard: DashboardSource = {
+        backend,
+        connections: () =>
+          peer.host.getConnections().map((c) => {
+            const remoteAddr = c.remoteAddr.toString()
+            return { peer: c.remotePeer.toString(), direction: c.direction, remoteAddr, relayed: remoteAddr.includes('/p2p-circuit') }
+          }),
+        vpn: () => bridge?.vpnSnapshot(),
+        version: kairosctlVersion(),
+        writes: opts.apiAllowWrites === true,
+      }
+      backend.serve = (method, target) => dashboardRoute(dashboard, method, target)
       api = await startApiServer(backend, opts.api, { maxBodyBytes: opts.peer.token.maxMessageSize, log: opts.log })
       opened.push(() => api!.close())
     }
     bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
-    opened.push(() => bridge.stop())
+    opened.push(() => bridge!.stop())
     await bridge.start()
     if (address === undefined) {
       const dhcp = opts.dhcp!

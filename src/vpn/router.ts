@@ -52,6 +52,17 @@ export interface PeerTraffic {
   bytesIn: number
 }
 
+/** A copy of a router's counters, queues and per-peer traffic. */
+export interface VpnSnapshot {
+  stats: RouterStats
+  /** Packets and bytes per peer ID. */
+  traffic: Map<string, PeerTraffic>
+  /** Packets waiting per peer ID (long-lived streams). */
+  queued: Map<string, number>
+  /** Packets in flight on streams of their own (per-packet mode). */
+  inFlight: number
+}
+
 /** Peers whose traffic is counted at most; the longest-known is forgotten first. */
 const MAX_TRAFFIC_PEERS = 1024
 
@@ -266,6 +277,11 @@ export class VpnRouter {
   /** Packets and bytes per peer, for the peers seen most recently (at most MAX_TRAFFIC_PEERS). */
   get peerTraffic(): ReadonlyMap<string, Readonly<PeerTraffic>> {
     return this.traffic
+  }
+
+  snapshot(): VpnSnapshot {
+    const { perPeer, inFlight } = this.queueDepths
+    return { stats: { ...this.stats }, traffic: new Map([...this.traffic].map(([peer, t]) => [peer, { ...t }])), queued: perPeer, inFlight }
   }
 
   private trafficOf(peer: string): PeerTraffic {
