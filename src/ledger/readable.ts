@@ -1,52 +1,70 @@
-import { parseJson, type JsonValue } from './json.js'
+import { randomUUID } from 'node:crypto'
+import { decodeValue, encodePaddedUrlBase64 } from '../kairos/layout.js'
+import { parseJson } from './json.js'
 
-/** A ledger value as people read it. */
-export interface ReadableValue {
-  /** The value: a string's content, other JSON indented (64-bit integers exact), or the stored text when it is not JSON. */
-  text: string
-  /** True when the stored value was base64 of JSON (as EdgeVPN's Go client writes) and `text` is what it held. */
+/**
+ * Ledger values as people read them (the CLI, the bridge dashboard). A value is JSON text ("Data"). EdgeVPN's
+ * Go client (`api/client` Put, used by Kairos) stores json.Marshal(v) as padded
+ * URL-alphabet base64 inside a JSON string, so a Kairos IP reads
+ * `"IjEwLjEuMC4xIg=="`. Such values are shown decoded, and marked; the rules
+ * are in docs/ledger.md ("Values people can read").
+ */
+export interface ReadValue {
+  /** The parsed value; for a decoded value, the value inside the base64. */
+  value: unknown
+  /** The stored Data text, exactly. */
+  raw: string
+  /** True when `value` was decoded from base64 of JSON. */
   decoded: boolean
 }
 
-const PADDED_URL_B64 = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?$/
-
 /**
- * The JSON inside a Go client value: a JSON string holding canonical padded
+ * The value inside a Data text that is a JSON string holding canonical padded
  * URL-alphabet base64 (re-encoding gives the same text) of UTF-8 JSON without
- * surrounding whitespace, as json.Marshal writes it. Undefined otherwise, so
- * that a plain string that happens to be valid base64 ("abcd") stays a string.
+ * surrounding whitespace, as Go's json.Marshal writes it; undefined otherwise.
  */
-export function goClientValue(stored: JsonValue): JsonValue | undefined {
-  if (typeof stored !== 'string' || stored === '' || !PADDED_URL_B64.test(stored)) return undefined
-  const bytes = Buffer.from(stored, 'base64url')
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes)
-  if (Buffer.from(text, 'utf8').toString('base64url') !== stored.replace(/=+$/, '') || text.trim() !== text) return undefined
+export function decodeGoValue(dataText: string): { value: unknown } | undefined {
+  let value: unknown
   try {
-    return parseJson(text)
+    value = decodeValue(dataText)
   } catch {
     return undefined
   }
+  const b64 = JSON.parse(dataText) as string
+  const json = Buffer.from(b64, 'base64url').toString('utf8')
+  if (encodePaddedUrlBase64(json) !== b64 || json.trim() !== json) return undefined
+  return { value }
 }
 
-/** JSON indented by two spaces, bigints as plain digits. */
-export function prettyJson(v: JsonValue, indent = ''): string {
-  if (typeof v === 'bigint') return v.toString()
-  if (v === null || typeof v !== 'object') return JSON.stringify(v)
-  const inner = indent + '  '
-  const items = Array.isArray(v) ? v.map((e) => prettyJson(e, inner)) : Object.entries(v).map(([k, e]) => `${JSON.stringify(k)}: ${prettyJson(e, inner)}`)
-  const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}']
-  return items.length === 0 ? open + close : `${open}\n${items.map((i) => inner + i).join(',\n')}\n${indent}${close}`
-}
-
-/** A stored Data text for display: decoded when it is a Go client value, else its string content or indented JSON. */
-export function readableValue(dataText: string): ReadableValue {
-  let stored: JsonValue
+/** A Data text as shown: decoded when it is base64 of JSON (unless `raw`), otherwise parsed. */
+export function readValue(dataText: string, raw = false): ReadValue {
+  const inner = raw ? undefined : decodeGoValue(dataText)
+  if (inner) return { value: inner.value, raw: dataText, decoded: true }
+  let value: unknown = dataText
   try {
-    stored = parseJson(dataText)
+    value = parseJson(dataText)
   } catch {
-    return { text: dataText, decoded: false }
+    // not JSON (only a broken writer stores that): show the text
   }
-  const inner = goClientValue(stored)
-  const value = inner === undefined ? stored : inner
-  return { text: typeof value === 'string' ? value : prettyJson(value), decoded: inner !== undefined }
+  return { value, raw: dataText, decoded: false }
+}
+
+/** JSON text with bigints (64-bit integers) written as plain numbers. */
+export function prettyJson(value: unknown, indent = 2): string {
+  // Each bigint becomes a string no value contains (a fresh random tag), then its digits.
+  const tag = randomUUID()
+  const big: string[] = []
+  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${tag}:${big.push(v.toString()) - 1}` : v), indent)
+  return big.reduce((t, digits, i) => t.replace(`"${tag}:${i}"`, digits), text)
+}
+
+/** A value for `ledger get`: a string as its content, anything else pretty-printed. */
+export function showValue(v: ReadValue): string {
+  return typeof v.value === 'string' ? v.value : prettyJson(v.value)
+}
+
+/** A Data text for display: the decoded or stored value as showValue writes it, and whether it was decoded. */
+export function readableValue(dataText: string): { text: string; decoded: boolean } {
+  const v = readValue(dataText)
+  return { text: showValue(v), decoded: v.decoded }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { cellValue, decodeGoValue, prettyJson, readValue, showValue } from '../../src/cli/ledger-values.js'
+import { cellValue } from '../../src/cli/ledger-values.js'
+import { decodeGoValue, prettyJson, readValue, showValue } from '../../src/ledger/readable.js'
 import { encodeDataText, encodePaddedUrlBase64 } from '../../src/kairos/layout.js'
 
 /** The Data text a JSON string of `s` is stored as. */

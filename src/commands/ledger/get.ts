@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { LedgerCommand } from '../../cli/ledger-command.js'
-import { readValue, showValue } from '../../cli/ledger-values.js'
+import { readValue, showValue } from '../../ledger/readable.js'
 import { UserError } from '../../errors.js'
 
 export default class LedgerGet extends LedgerCommand<typeof LedgerGet> {

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { LedgerCommand } from '../../cli/ledger-command.js'
-import { cellValue, readValue } from '../../cli/ledger-values.js'
+import { cellValue } from '../../cli/ledger-values.js'
+import { readValue } from '../../ledger/readable.js'
 import { table } from '../../cli/table.js'
 import { UserError } from '../../errors.js'
 
