@@ -3,7 +3,7 @@
  * environment, and checks the one-line error contract.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -16,17 +16,27 @@ export interface Run {
   stderr: string
 }
 
+function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_NO_WARNINGS: '1' }
+  for (const k of ['EDGEVPNTOKEN', 'EDGEVPN_API', 'EDGEVPNBOOTSTRAPPEERS', 'KAIROSCTL_DEBUG']) delete childEnv[k]
+  return Object.assign(childEnv, env)
+}
+
 /** The CLI with NO_COLOR and nothing of the caller's token, API, peers or debug setting (`env` can set them). */
 export function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_NO_WARNINGS: '1' }
-    for (const k of ['EDGEVPNTOKEN', 'EDGEVPN_API', 'EDGEVPNBOOTSTRAPPEERS', 'KAIROSCTL_DEBUG']) delete childEnv[k]
-    Object.assign(childEnv, env)
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { cwd: root, env: cliEnv(env), timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
       done({ code, stdout, stderr })
     })
   })
+}
+
+/** A long-running CLI process (e.g. `bridge`) in the same clean environment; the caller stops it. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  child.unref()
+  return child
 }
 
 /** One line on stderr, starting with `error: <prefix>`, no stack trace. */
