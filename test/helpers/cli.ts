@@ -46,3 +46,27 @@ export function assertOneErrorLine(r: Run, prefix: string, label: string): void 
   assert.ok(lines[0].startsWith(`error: ${prefix}`), `${label}: ${lines[0]}`)
   assert.doesNotMatch(r.stderr, /\n\s+at |Error:|UserError|TokenError/, label)
 }
+
+/** Runs `jobs` two at a time (the machine is shared). */
+export async function runAll<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = []
+  let next = 0
+  await Promise.all([0, 1].map(async () => {
+    while (next < jobs.length) {
+      const i = next++
+      out[i] = await jobs[i]()
+    }
+  }))
+  return out
+}
+
+/** A failing run: non-zero exit, one stderr line, and with --json an `{"error": …}` object on stdout. */
+export function assertError(r: Run, json: boolean, label: string): void {
+  assert.notEqual(r.code, 0, `${label}: exit code`)
+  assertOneErrorLine(r, '', label)
+  if (json) {
+    const body = JSON.parse(r.stdout) as { error: string; exitCode: number }
+    assert.equal(typeof body.error, 'string', label)
+    assert.equal(body.exitCode, r.code, label)
+  } else assert.equal(r.stdout, '', `${label}: stdout`)
+}

@@ -1,9 +1,9 @@
 /**
  * Error paths of the built CLI (node bin/run.js; `npm test` builds first) that
- * need no network: the token never appears in any output, --json errors are
- * JSON for every command (also flag-parse errors), malformed multiaddrs and
- * environment values are usage errors, a unix socket in a missing directory
- * and a non-regular identity file are one line each.
+ * need no network: --json errors are JSON for every command (also flag-parse
+ * errors), malformed multiaddrs and environment values are usage errors, a
+ * unix socket in a missing directory and a non-regular identity file are one
+ * line each.
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -12,104 +12,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { generateToken, tokenYaml } from '../../src/token/token.js'
-import { freePort } from '../helpers/go-peer.js'
-import { assertOneErrorLine, root, run, type Run } from '../helpers/cli.js'
+import { generateToken } from '../../src/token/token.js'
+import { assertError, assertOneErrorLine, root, run, runAll } from '../helpers/cli.js'
 
-const token = generateToken({ interval: 9000n })
-const T = Buffer.from(tokenYaml(token)).toString('base64')
-/** A damaged copy: still a secret, and not valid base64. */
-const DAMAGED = `${T.slice(0, 100)}!${T.slice(101)}`
-const SECRETS = [T, DAMAGED, token.otp.dht.key, token.otp.crypto.key]
-
-/** Runs `jobs` two at a time (the machine is shared). */
-async function runAll<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = []
-  let next = 0
-  await Promise.all([0, 1].map(async () => {
-    while (next < jobs.length) {
-      const i = next++
-      out[i] = await jobs[i]()
-    }
-  }))
-  return out
-}
-
-/** A failing run: non-zero exit, one stderr line, and with --json an `{"error": …}` object on stdout. */
-function assertError(r: Run, json: boolean, label: string): void {
-  assert.notEqual(r.code, 0, `${label}: exit code`)
-  assertOneErrorLine(r, '', label)
-  if (json) {
-    const body = JSON.parse(r.stdout) as { error: string; exitCode: number }
-    assert.equal(typeof body.error, 'string', label)
-    assert.equal(body.exitCode, r.code, label)
-  } else assert.equal(r.stdout, '', `${label}: stdout`)
-}
-
-function assertNoSecret(r: Run, label: string): void {
-  for (const s of SECRETS) {
-    assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s), `${label}: a token secret is in the output:\n${r.stdout}${r.stderr}`)
-  }
-}
-
-describe('the network token never appears in an error', () => {
-  const JOINING = [
-    ['ledger', 'ls'], ['ledger', 'get', 'b', 'k'], ['ledger', 'put', 'b', 'k', 'v'], ['ledger', 'delete', 'b', 'k'],
-    ['get-kubeconfig'], ['role', 'list'], ['role', 'set', '0b2f6c1d9e', 'worker'], ['status'],
-  ]
-  let dead: string
-  before(async () => {
-    dead = `http://127.0.0.1:${await freePort()}`
-  })
-
-  it('every joining command × conflicting flags and environment, bad values; --json on every other run', async () => {
-    type Case = { label: string; args: string[]; env: Record<string, string>; code?: number }
-    const cases = (cmd: string[]): Case[] => [
-      { label: 'EDGEVPNTOKEN and --api', args: [...cmd, '--api', dead], env: { EDGEVPNTOKEN: T }, code: 1 },
-      { label: '--network-token and --api', args: [...cmd, '--network-token', T, '--api', dead], env: {}, code: 2 },
-      { label: '--network-token=T and --api=', args: [...cmd, `--network-token=${T}`, `--api=${dead}`], env: {}, code: 2 },
-      { label: 'EDGEVPNTOKEN and EDGEVPN_API', args: cmd, env: { EDGEVPNTOKEN: T, EDGEVPN_API: dead }, code: 2 },
-      { label: 'the same, with KAIROSCTL_DEBUG', args: cmd, env: { EDGEVPNTOKEN: T, EDGEVPN_API: dead, KAIROSCTL_DEBUG: '1' } },
-      { label: '--timeout abc', args: [...cmd, '--network-token', T, '--timeout', 'abc'], env: { EDGEVPN_API: dead }, code: 2 },
-      { label: '--listen garbage', args: [...cmd, '--network-token', T, '--listen', 'garbage', '--no-dht', '--no-mdns'], env: {}, code: 2 },
-      { label: 'an unknown flag', args: [...cmd, '--bogus'], env: { EDGEVPNTOKEN: T }, code: 2 },
-      { label: 'a damaged token', args: [...cmd, '--network-token', DAMAGED], env: {}, code: 2 },
-      { label: 'a damaged EDGEVPNTOKEN', args: cmd, env: { EDGEVPNTOKEN: DAMAGED }, code: 2 },
-    ]
-    // Each case runs once per command, with and without --json in turn: every case and every command sees both.
-    const all = JOINING.flatMap((cmd, i) => cases(cmd).map((c, j) => {
-      const json = (i + j) % 2 === 1
-      return { ...c, json, args: json ? [...c.args, '--json'] : c.args, label: `${cmd.join(' ')}: ${c.label}${json ? ' --json' : ''}` }
-    }))
-    const results = await runAll(all.map((c) => () => run(c.args, c.env)))
-    all.forEach((c, i) => {
-      const r = results[i]
-      assertNoSecret(r, c.label)
-      if (c.env.KAIROSCTL_DEBUG) return // a stack trace follows the error line
-      assertError(r, c.json, c.label)
-      if (c.code !== undefined) assert.equal(r.code, c.code, `${c.label}: ${r.stderr}`)
-    })
-  })
-
-  it('bridge and token inspect', async () => {
-    const all: [string[], Record<string, string>][] = [
-      [['bridge', '--network-token', T, '--bogus'], {}],
-      [['bridge', '--no-tun', '--address', '10.1.0.1/99'], { EDGEVPNTOKEN: T }],
-      [['bridge', '--no-tun', '--api', '0.0.0.0:1', '--network-token', T], {}],
-      [['bridge', '--no-tun', '--network-token', DAMAGED], {}],
-      [['token', 'inspect', T, 'extra'], {}],
-      [['token', 'inspect', 'extra', T], {}],
-      [['token', 'inspect', T, '--at', 'never'], {}],
-      [['token', 'inspect', DAMAGED], {}],
-    ]
-    const results = await runAll(all.flatMap(([args, env]) => [() => run(args, env), () => run([...args, '--json'], env)]))
-    results.forEach((r, i) => {
-      const label = `${all[i >> 1][0].join(' ').replace(T, 'T').replace(DAMAGED, 'DAMAGED')}${i % 2 ? ' --json' : ''}`
-      assertNoSecret(r, label)
-      assertError(r, i % 2 === 1, label)
-    })
-  })
-})
+const T = generateToken({ interval: 9000n }).base64
 
 describe('--json errors are JSON for every command, also when the flags do not parse', () => {
   const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> }
