@@ -1,6 +1,7 @@
 import http from 'node:http'
 import { ExitCode, UserError } from '../errors.js'
 import type { MachineEntry } from '../vpn/bridge.js'
+import { connectSocketProblem } from './socket-path.js'
 
 /**
  * The longest request target sent: EdgeVPN's Go server reads 1 MiB of
@@ -175,6 +176,10 @@ export class ApiClient {
       )
       req.on('timeout', () => req.destroy(new Error('timed out')))
       req.on('error', (err: NodeJS.ErrnoException) => {
+        const problem = this.socketPath && err.code !== 'EACCES' ? connectSocketProblem(this.socketPath) : undefined
+        if (problem) {
+          return reject(new UserError(`cannot reach the EdgeVPN API at ${this.address}: ${problem}`, { hint: 'check the socket path given with --api or EDGEVPN_API' }))
+        }
         const hint =
           err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
             ? 'is the node or `kairosctl bridge` running? (or use --network-token to join the network directly)'

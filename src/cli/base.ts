@@ -20,6 +20,35 @@ function oneLine(text: string): string {
   return lines.join(': ')
 }
 
+/** True when `--json` is on the command line (before any `--`), for errors raised before the flags are parsed. */
+function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json')
+}
+
+/**
+ * Network tokens the command was given: EDGEVPNTOKEN, --network-token values,
+ * and any argument that decodes to a token's YAML (`token inspect TOKEN`).
+ */
+function tokensIn(argv: readonly string[]): string[] {
+  const found = new Set<string>()
+  const env = process.env.EDGEVPNTOKEN?.trim()
+  if (env) found.add(env)
+  argv.forEach((a, i) => {
+    if (a === '--network-token' && argv[i + 1] !== undefined) found.add(argv[i + 1])
+    else if (a.startsWith('--network-token=')) found.add(a.slice('--network-token='.length))
+    else if (a.length >= 40 && /^[A-Za-z0-9+/_=-]+$/.test(a) && /\botp:/.test(Buffer.from(a, 'base64').toString('latin1'))) found.add(a)
+  })
+  return [...found].map((t) => t.trim()).filter((t) => t.length >= 8)
+}
+
+/** Replaces every network token of the command line or environment in `text`. */
+export function redactTokens(text: string, argv: readonly string[]): string {
+  let out = text
+  for (const token of tokensIn(argv)) out = out.split(token).join('<token>')
+  return out
+}
+
 /**
  * Every kairosctl command extends this: a --json flag, one-line errors with
  * meaningful exit codes, and progress output that only appears on a TTY.
@@ -83,11 +112,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       line = `internal error: ${err.message} (set KAIROSCTL_DEBUG=1 for details)`
       code = ExitCode.Failure
     }
-    if (this.flags?.json) {
+    // Tokens never reach the output, whatever echoed them (oclif's parse errors do).
+    line = redactTokens(line, this.argv)
+    if (this.flags?.json ?? jsonRequested(this.argv)) {
       process.stdout.write(JSON.stringify({ error: line, exitCode: code }) + '\n')
     }
     process.stderr.write(`${chalk.red('error')}: ${line}\n`)
-    if (debug && err.stack) process.stderr.write(err.stack + '\n')
+    if (debug && err.stack) process.stderr.write(redactTokens(err.stack, this.argv) + '\n')
     process.exitCode = code
     this.exit(code)
   }

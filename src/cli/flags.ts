@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
-import { UsageError } from '../errors.js'
-import { parseToken, type NetworkToken } from '../token/token.js'
+import { ExitCode, UsageError, UserError } from '../errors.js'
+import { parseToken, TokenError, type NetworkToken } from '../token/token.js'
 
 /** `--network-token`, falling back to EDGEVPNTOKEN like the Go tools. */
 export const networkTokenFlag = Flags.string({
@@ -17,7 +17,16 @@ export function readToken(value: string | undefined): NetworkToken {
   if (value === undefined || value.trim() === '') {
     throw new UsageError('no network token', 'pass --network-token TOKEN or set EDGEVPNTOKEN')
   }
-  return parseToken(value)
+  try {
+    return parseToken(value)
+  } catch (err) {
+    // A token from the environment is easily forgotten: say where the bad one came from.
+    if (!(err instanceof TokenError) || value !== process.env.EDGEVPNTOKEN) throw err
+    throw new UserError(err.message.replace(/^invalid network token/, 'invalid network token in EDGEVPNTOKEN'), {
+      exitCode: ExitCode.Usage,
+      hint: 'set it to the base64 token printed by \'kairosctl generate-token\', or unset it and pass --network-token',
+    })
+  }
 }
 
 /** Parses an optional INTERVAL argument (seconds, 1..MaxInt64); undefined means "never rotates". */

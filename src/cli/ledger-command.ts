@@ -1,11 +1,16 @@
 import type { Command } from '@oclif/core'
 import type { LedgerAccess } from '../access.js'
 import { BaseCommand } from './base.js'
-import { networkFlags, openLedger, type NetworkFlagValues } from './network.js'
+import { networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from './network.js'
 
 /** A command that reaches the ledger by token or API, and always lets go of it. */
 export abstract class LedgerCommand<T extends typeof Command> extends BaseCommand<T> {
   static override flags = { ...networkFlags }
+
+  override async init(): Promise<void> {
+    await super.init()
+    pickNetworkSource(this.flags as unknown as NetworkFlagValues, this.argv)
+  }
 
   protected async withLedger<R>(fn: (access: LedgerAccess) => Promise<R>): Promise<R> {
     const access = await openLedger(this.flags as unknown as NetworkFlagValues, (line) => this.progress(line))

@@ -13,13 +13,14 @@ export const KAIROS_SOCKET = '/run/edgevpn-kairos.sock'
 /** Flags shared by every command that reaches a ledger (by token or by API). */
 export const networkFlags = {
   'network-token': networkTokenFlag,
+  // Not oclif's `exclusive`: its error echoes the token. See pickNetworkSource().
   api: Flags.string({
     description: 'Use a running EdgeVPN API instead of joining the network (http://HOST:PORT or unix:///path)',
     env: 'EDGEVPN_API',
-    exclusive: ['network-token'],
   }),
   'bootstrap-peer': Flags.string({
-    description: 'Multiaddr of a peer to dial (repeatable; for air-gapped networks)',
+    description: 'Multiaddr of a peer to dial (repeatable, or comma-separated as in EDGEVPNBOOTSTRAPPEERS; for air-gapped networks)',
+    aliases: ['discovery-bootstrap-peers'],
     multiple: true,
     multipleNonGreedy: true,
     env: 'EDGEVPNBOOTSTRAPPEERS',
@@ -39,7 +40,7 @@ export const networkFlags = {
 export interface NetworkFlagValues {
   'network-token'?: string
   api?: string
-  'bootstrap-peer'?: string[]
+  'bootstrap-peer'?: string[] | string
   listen?: string[]
   dht: boolean
   mdns: boolean
@@ -48,9 +49,36 @@ export interface NetworkFlagValues {
   timeout: number
 }
 
-/** EDGEVPNBOOTSTRAPPEERS may hold several addresses separated by commas or spaces. */
-function splitAddrs(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(/[\s,]+/)).filter(Boolean)
+/**
+ * The bootstrap peers as Go EdgeVPN reads them (urfave/cli string slice): each
+ * value, from the flag or EDGEVPNBOOTSTRAPPEERS, split at commas and trimmed.
+ * oclif hands the variable of a `multiple` flag over as one string.
+ */
+export function bootstrapPeerList(values: string[] | string | undefined): string[] {
+  return [values ?? []].flat().flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)
+}
+
+/** True when `--name` (or `--name=…`) is on the command line, before any `--`. */
+export function onCommandLine(argv: readonly string[], name: string): boolean {
+  const end = argv.indexOf('--')
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === `--${name}` || a.startsWith(`--${name}=`))
+}
+
+/**
+ * --api and --network-token choose between two ways to reach the ledger. A flag
+ * given on the command line beats the other one's environment variable
+ * (EDGEVPNTOKEN in the shell and `--api URL` means the API); both on the
+ * command line, or both only in the environment, is a usage error. Clears the
+ * flag that loses.
+ */
+export function pickNetworkSource(flags: { api?: string; 'network-token'?: string }, argv: readonly string[]): void {
+  if (flags.api === undefined || flags['network-token'] === undefined) return
+  const api = onCommandLine(argv, 'api')
+  const token = onCommandLine(argv, 'network-token')
+  if (api && token) throw new UsageError('--api and --network-token cannot be used together', 'pass --api to use a running node, or --network-token to join the network')
+  if (api) flags['network-token'] = undefined
+  else if (token) flags.api = undefined
+  else throw new UsageError('both EDGEVPN_API and EDGEVPNTOKEN are set', 'unset one of them, or choose with --api or --network-token')
 }
 
 /**
@@ -78,7 +106,7 @@ export async function openLedger(flags: NetworkFlagValues, progress?: (line: str
     listen: flags.listen && flags.listen.length > 0 ? flags.listen : undefined,
     mdns: flags.mdns,
     dht: flags.dht,
-    bootstrapPeers: splitAddrs(flags['bootstrap-peer']),
+    bootstrapPeers: bootstrapPeerList(flags['bootstrap-peer']),
     ownership: flags.ownership as OwnershipSetting,
     timeoutMs: flags.timeout * 1000,
     onProgress: show,

@@ -4,9 +4,10 @@ import { join } from 'node:path'
 import { Flags } from '@oclif/core'
 import chalk from 'chalk'
 import { isLoopback, parseHostPort } from '../api/server.js'
+import { listenSocketProblem } from '../api/socket-path.js'
 import { BaseCommand } from '../cli/base.js'
 import { readToken } from '../cli/flags.js'
-import { networkFlags } from '../cli/network.js'
+import { bootstrapPeerList, networkFlags } from '../cli/network.js'
 import { ExitCode, UsageError, UserError } from '../errors.js'
 import type { OwnershipSetting } from '../peer/peer.js'
 import { DhcpAborted, runBridge, type RunningBridge } from '../vpn/bridge.js'
@@ -59,7 +60,10 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     const token = readToken(f['network-token'])
     if (!isIPv4Cidr(f.address)) throw new UsageError(`invalid --address ${f.address}`, 'use an IPv4 address with a prefix length of 1 to 32, e.g. 10.1.0.254/24')
     const api = f.api === '' ? undefined : f.api
-    if (api && !api.startsWith('unix://')) {
+    if (api?.startsWith('unix://')) {
+      const problem = listenSocketProblem(api.slice('unix://'.length))
+      if (problem) throw new UserError(`cannot serve the API on ${api}: ${problem}`, { hint: 'create it first, or pass another --api path' })
+    } else if (api) {
       const { host } = parseHostPort(api)
       if (!isLoopback(host) && !f['api-allow-remote']) {
         throw new UsageError(`refusing to serve the API on ${host}, which is not a loopback address`, 'the API has no authentication: pass --api-allow-remote if you really mean it')
@@ -95,7 +99,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
           listen: f.listen && f.listen.length > 0 ? f.listen : undefined,
           mdns: f.mdns,
           dht: f.dht,
-          bootstrapPeers: (f['bootstrap-peer'] ?? []).flatMap((v) => v.split(/[\s,]+/)).filter(Boolean),
+          bootstrapPeers: bootstrapPeerList(f['bootstrap-peer']),
           ownership: f.ownership as OwnershipSetting,
           ownershipTtl: f['ownership-ttl'] || undefined,
         },

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
-import { KAIROS_SOCKET, networkFlags, openLedger, type NetworkFlagValues } from '../cli/network.js'
+import { KAIROS_SOCKET, networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
 import type { PeerLedgerAccess } from '../peer/access.js'
 import { DEFAULT_BRIDGE_API, gatherStatus, renderStatus } from '../status.js'
 
@@ -21,9 +21,13 @@ export default class Status extends BaseCommand<typeof Status> {
     api: Flags.string({
       description: `EdgeVPN API to read (http://HOST:PORT or unix:///path; default ${DEFAULT_BRIDGE_API}, the bridge's)`,
       env: 'EDGEVPN_API',
-      exclusive: ['network-token'],
     }),
     verbose: Flags.boolean({ char: 'v', description: 'Show full peer IDs, OS/arch and version of each machine' }),
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    pickNetworkSource(this.flags, this.argv)
   }
 
   async run(): Promise<void> {

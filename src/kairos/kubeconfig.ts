@@ -5,6 +5,7 @@ import { newClusters, newContexts, newUsers } from '@kubernetes/client-node/dist
 import { isScalar, parse, parseDocument, stringify, type Scalar } from 'yaml'
 import type { LedgerAccess, LedgerData } from '../access.js'
 import { UsageError, UserError } from '../errors.js'
+import { setLongTimeout } from '../timers.js'
 import { decodeString, keys, LayoutError } from './layout.js'
 
 /**
@@ -292,7 +293,7 @@ export async function waitForKubeconfig(
   if (fatal) throw fatal
 
   let timedOut = false
-  const timer = setTimeout(() => {
+  const timer = setLongTimeout(() => {
     timedOut = true
     stop.abort()
   }, Math.max(0, timeoutMs))
@@ -301,7 +302,7 @@ export async function waitForKubeconfig(
   try {
     await access.watch(consider, stop.signal)
   } finally {
-    clearTimeout(timer)
+    timer.clear()
     signal?.removeEventListener('abort', onAbort)
   }
   if (result) return result

@@ -2,6 +2,7 @@ import type { EntryInfo, LedgerAccess, LedgerData, WriteOptions } from '../acces
 import { UserError } from '../errors.js'
 import type { Block } from '../ledger/block.js'
 import type { Entry } from '../ledger/entry.js'
+import { setLongTimeout } from '../timers.js'
 import { EdgePeer, type PeerOptions } from './peer.js'
 
 export interface JoinProgress {
@@ -62,7 +63,7 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
       } else progress()
     }
     const ticker = setInterval(check, 250)
-    const timeout = setTimeout(() => {
+    const timeout = setLongTimeout(() => {
       finish()
       reject(syncTimeoutError(peer, opts.timeoutMs))
     }, opts.timeoutMs)
@@ -72,7 +73,7 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
     }
     const finish = (): void => {
       clearInterval(ticker)
-      clearTimeout(timeout)
+      timeout.clear()
       peer.off('block', check)
       opts.signal?.removeEventListener('abort', onAbort)
     }
@@ -209,7 +210,7 @@ export class PeerLedgerAccess implements LedgerAccess {
           if (err) fail(err)
         })
       }, 2000)
-      const timeout = setTimeout(() => {
+      const timeout = setLongTimeout(() => {
         cleanup()
         reject(new UserError(`published ${what}, but no peer confirmed the change within ${Math.round(timeoutMs / 1000)}s`, {
           hint: this.peer.effectiveMode === 'off'
@@ -219,7 +220,7 @@ export class PeerLedgerAccess implements LedgerAccess {
       }, timeoutMs)
       const cleanup = (): void => {
         clearInterval(timer)
-        clearTimeout(timeout)
+        timeout.clear()
         this.peer.off('block', onBlock)
       }
       const done = (): void => {

@@ -12,7 +12,8 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { ExitCode, UsageError, UserError } from '../errors.js'
 import type { PubSubLike } from '../gossip/hub.js'
 import { FastInbound } from './fast-inbound.js'
 import { withBatchedWrites } from './write-batching.js'
@@ -96,11 +97,8 @@ function liftOutboundLimit(pubsub: unknown, max: number): void {
  * signing, flood publishing, peer exchange, bootstrap peers as direct peers).
  */
 export async function createHost(opts: HostOptions): Promise<PeerHost> {
-  const directPeers = opts.bootstrapPeers.flatMap((addr) => {
-    const ma = multiaddr(addr)
-    const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
-    return id ? [{ id: peerIdFromString(id), addrs: [ma] }] : []
-  })
+  const listen = opts.listen.map(checkListenAddr)
+  const directPeers = opts.bootstrapPeers.map(checkBootstrapPeer)
   const peerDiscovery = []
   if (opts.mdnsName) peerDiscovery.push(mdns({ serviceTag: `${opts.mdnsName}.local`, interval: 5000 }))
   if (opts.bootstrapPeers.length > 0) peerDiscovery.push(bootstrap({ list: opts.bootstrapPeers, timeout: 0 }))
@@ -135,7 +133,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
   const node = await createLibp2p({
     start: false,
     privateKey: opts.privateKey,
-    addresses: { listen: opts.listen },
+    addresses: { listen: listen.map(String) },
     transports: [tcp()],
     connectionEncrypters: [withBatchedWrites(noise())],
     // EdgeVPN nodes open a stream per VPN packet: allow many streams at once, and
@@ -148,6 +146,12 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
   })
   liftOutboundLimit(node.services.pubsub, opts.maxMessageSize)
   fast.attach(node)
+  try {
+    await node.start()
+  } catch (err) {
+    await Promise.resolve(node.stop()).catch(() => {})
+    throw listenError(err)
+  }
   // libp2p 3 does not dial discovered peers by itself.
   node.addEventListener('peer:discovery', (evt: CustomEvent<PeerInfo>) => {
     const peer = evt.detail
@@ -156,4 +160,54 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
   })
   await node.start()
   return node as unknown as PeerHost
+}
+
+function badAddress(what: string, addr: string, why: string, hint: string): UsageError {
+  return new UsageError(`invalid ${what} ${JSON.stringify(addr)}: ${why}`, hint)
+}
+
+function parseAddr(what: string, addr: string, hint: string): Multiaddr {
+  if (/\s/.test(addr)) throw badAddress(what, addr, 'it contains white space', 'separate several addresses with commas, or repeat the flag')
+  try {
+    return multiaddr(addr)
+  } catch (err) {
+    throw badAddress(what, addr, (err as Error).message, hint)
+  }
+}
+
+/** A listen address our transport can use: /ip4/ADDR/tcp/PORT or /ip6/ADDR/tcp/PORT. */
+function checkListenAddr(addr: string): Multiaddr {
+  const hint = 'use a TCP multiaddr such as /ip4/0.0.0.0/tcp/4001 (port 0: any free port)'
+  const ma = parseAddr('listen address', addr, hint)
+  const names = ma.getComponents().map((c) => c.name)
+  if (names.length !== 2 || !['ip4', 'ip6'].includes(names[0]) || names[1] !== 'tcp') throw badAddress('listen address', addr, 'only TCP over IPv4 or IPv6 is supported', hint)
+  return ma
+}
+
+/** A bootstrap peer: a multiaddr ending in /p2p/<peer id> (gossipsub direct peer and discovery dial target). */
+function checkBootstrapPeer(addr: string): { id: ReturnType<typeof peerIdFromString>; addrs: Multiaddr[] } {
+  const hint = 'use the full address of a node, e.g. /ip4/192.168.1.10/tcp/4001/p2p/12D3KooW…'
+  const ma = parseAddr('bootstrap peer', addr, hint)
+  const components = ma.getComponents()
+  if (components.at(-1)?.name !== 'p2p') throw badAddress('bootstrap peer', addr, 'it does not end in /p2p/<peer id>', hint)
+  const ids = components.filter((c) => c.name === 'p2p').map((c) => {
+    try {
+      return peerIdFromString(c.value ?? '')
+    } catch {
+      throw badAddress('bootstrap peer', addr, `${c.value} is not a peer id`, hint)
+    }
+  })
+  return { id: ids.at(-1)!, addrs: [ma] }
+}
+
+/** libp2p's listen failure (one multi-line message for all addresses) as one line about the first address that failed. */
+function listenError(err: unknown): unknown {
+  const m = /^\s*(\/\S+): (.+)$/m.exec(err instanceof Error ? err.message : '')
+  if (!m) return err
+  const [, addr, detail] = m
+  const code = /\b(E[A-Z]+)\b/.exec(detail)?.[1]
+  if (code === 'EADDRINUSE') return new UserError(`cannot listen on ${addr}: the address is already in use`, { hint: 'stop what uses it, or pass --listen with another port (port 0: any free port)' })
+  if (code === 'EADDRNOTAVAIL') return new UserError(`cannot listen on ${addr}: no network interface has this address`, { hint: 'pass --listen with an address of this machine, or 0.0.0.0' })
+  if (code === 'EACCES') return new UserError(`cannot listen on ${addr}: permission denied`, { exitCode: ExitCode.Permission, hint: 'ports below 1024 need root: pick a higher port' })
+  return new UserError(`cannot listen on ${addr}: ${detail.replace(/^\w*Error: /, '')}`)
 }

@@ -76,7 +76,7 @@ describe('kairosctl token commands (built CLI)', () => {
         assertOneErrorLine(r, 'invalid network token', `${label} (env)`)
         const json = JSON.parse(r.stdout) as { error: string; exitCode: number }
         assert.equal(json.exitCode, 2)
-        assert.match(json.error, /^invalid network token: /)
+        assert.match(json.error, /^invalid network token in EDGEVPNTOKEN: /)
       }),
     )
   })
