@@ -78,6 +78,29 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     await lab?.teardown()
   })
 
+  test('the lab: sites reach the internet through port-preserving NAT, nothing reaches into a site, no route out', async () => {
+    await lab.assertSealed()
+    const home = await lab.addSiteHost(lab.home)
+    const pub = await lab.addPublicHost()
+    const b1 = lab.publicNodes[0]!
+    assert.equal(await lab.group.ping(home.ns, b1.ip), true, 'site → internet')
+    assert.equal(await lab.group.ping(b1.ns, home.ip), false, 'internet → site (no route)')
+    assert.equal(await lab.group.ping(home.ns, lab.edge.hosts[0]!.ip), false, 'site → other site LAN')
+    assert.equal(await lab.group.ping(b1.ns, '8.8.8.8', { timeoutS: 1 }), false, 'no route out of the lab')
+    // A UDP echo of the source address it sees: the home router keeps the port.
+    lab.group.spawn(pub.ns, process.execPath, ['-e',
+      `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(r.address+':'+r.port,r.port,r.address));s.bind(5000,'${pub.ip}')`])
+    const seen = await waitFor(async () => {
+      const r = await lab.group.exec(home.ns, process.execPath, ['-e',
+        `const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{process.stdout.write(String(m));process.exit(0)});` +
+        `s.bind(40000,()=>s.send('x',5000,'${pub.ip}'));setTimeout(()=>process.exit(3),1000)`], { allowFailure: true, timeoutMs: 10_000 })
+      return r.code === 0 ? r.stdout : undefined
+    }, { timeoutMs: 15_000, what: 'UDP echo from the public host' })
+    assert.equal(seen, `${lab.home.wanIp}:40000`)
+    const tracked = (await lab.conntrack(lab.home)).find((e) => e.src === home.ip && e.dst === pub.ip && e.proto === 'udp')
+    assert.equal(tracked?.replyDport, 40000, 'conntrack shows the same mapping')
+  })
+
   test('control: a Go node behind the other NAT syncs the edge ledger, over a direct path between the two NATs', async (t) => {
     const host = await lab.addSiteHost(lab.home)
     // Kairos' environment; only go-libp2p's hole punching log is switched on (GOLOG_LOG_LEVEL).
@@ -101,6 +124,7 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
       const punched = op.logs().split('\n').filter((l) => /hole punch successful/.test(l))
       t.diagnostic(`operator log: ${punched.length} × "hole punch successful"`)
       assert.ok(punched.length > 0, 'the operator logged a successful hole punch')
+      // (QUIC shares one unconnected UDP socket: only TCP peers show up here.)
       for (const node of [op, ...edges]) {
         for (const ep of await node.remoteEndpoints()) assert.ok(lab.inLab(ep), `${node.peerId} talked to ${ep}`)
       }
