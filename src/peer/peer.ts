@@ -6,7 +6,7 @@ import { signerFromPrivateKey } from '../ledger/entry.js'
 import { Ledger, type OwnershipMode } from '../ledger/ledger.js'
 import type { NetworkToken } from '../token/token.js'
 import { dhtBootstrap, type DhtBootstrap } from './bootstrap-list.js'
-import { RendezvousDiscovery } from './discovery.js'
+import { RendezvousDiscovery, type RendezvousReport } from './discovery.js'
 import { createHost, type PeerHost } from './host.js'
 import { loadIdentity } from './identity.js'
 
@@ -47,6 +47,8 @@ export interface DiscoveryReport {
   topicPeers: number
   blocksReceived: number
   blockSenders: number
+  /** The DHT rendezvous (absent when the DHT is off), and where its bootstrap peers came from. */
+  dht?: RendezvousReport & { source: DhtBootstrap['source'] }
 }
 
 /**
@@ -135,6 +137,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       topicPeers: this.hub.subscribers().length,
       blocksReceived: this.blocksReceived,
       blockSenders: this.senders.size,
+      dht: (this.opts.dht ?? true) ? { ...this.discovery.report(), source: this.dhtBootstrap.source } : undefined,
     }
   }
 

@@ -133,6 +133,18 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     }
   })
 
+  test('both sites behind NAT: kairosctl finds the edge nodes through the DHT but cannot reach them yet, and says so in one line', async (t) => {
+    const host = await lab.addSiteHost(lab.home)
+    const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
+      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '20'], { KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '' })
+    t.diagnostic(`exit ${r.code}: ${r.stderr.trim()}`)
+    assert.equal(r.code, 1)
+    const lines = r.stderr.split('\n').filter(Boolean)
+    assert.equal(lines.length, 1, r.stderr)
+    assert.match(lines[0]!, /^error: found [2-9] node\(s\) of this network through the DHT rendezvous but could not connect to any within 20s \(they are probably behind NAT/)
+    assert.match(lines[0]!, /make one node reachable/)
+  })
+
   test('rung P: with one edge node public, kairosctl behind NAT finds it through the DHT rendezvous and reads the ledger', async (t) => {
     const pub = await lab.addPublicHost()
     const publicEdge = await startGoPeer({ version: GO, token, kairos: true, netns: pub.ns, bootstrapPeers: lab.bootstrapPeers })
@@ -168,6 +180,7 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token, '--no-mdns', '--timeout', '10'], {}, 60_000)
     t.diagnostic(`exit ${r.code}; ${r.stderr.split('\n').filter((l) => /bootstrap|Amino/.test(l)).join(' | ')}`)
     assert.notEqual(r.code, 0, 'nothing is reachable from here')
+    assert.match(r.stderr, /error: could not reach any of the 5 DHT bootstrap peer\(s\) within 10s .*internet access and DNS/)
     assert.match(r.stderr, /joining the public Amino DHT \(5 bootstrap peers\)/)
     for (const id of ['QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN', 'QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ']) {
       assert.match(r.stderr, new RegExp(`bootstrap peer \\S+/p2p/${id} not reachable`), `dialled ${id}`)
