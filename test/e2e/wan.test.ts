@@ -12,6 +12,7 @@
  */
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -23,7 +24,10 @@ import { waitFor } from '../helpers/wait.js'
 
 const GO = 'v0.35.3'
 const BIN = resolve(root, 'bin/run.js')
-const skip = netnsUnavailableReason() ?? (goPeerBinary(GO) ? undefined : `Go EdgeVPN ${GO} is not installed (bash scripts/install-go-peers.sh)`)
+const skip =
+  netnsUnavailableReason() ??
+  (goPeerBinary(GO) ? undefined : `Go EdgeVPN ${GO} is not installed (bash scripts/install-go-peers.sh)`) ??
+  (spawnSync('nft', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'nftables (`nft`) is not installed: the NAT routers need it')
 
 /** Runs the built CLI inside a lab namespace (bounded), with the debug log on. */
 function kairosctl(ns: string, args: string[], env: Record<string, string> = { KAIROSCTL_NO_PUBLIC_DHT: '1' }, limitMs = 150_000) {
