@@ -3,7 +3,7 @@ import { UserError } from '../errors.js'
 import type { Block } from '../ledger/block.js'
 import type { Entry } from '../ledger/entry.js'
 import { setLongTimeout } from '../timers.js'
-import { EdgePeer, type PeerOptions } from './peer.js'
+import { EdgePeer, type DiscoveryReport, type PeerOptions } from './peer.js'
 
 export interface JoinProgress {
   phase: 'discovering' | 'syncing' | 'synced'
@@ -65,7 +65,7 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
     const ticker = setInterval(check, 250)
     const timeout = setLongTimeout(() => {
       finish()
-      reject(syncTimeoutError(peer, opts.timeoutMs))
+      reject(syncTimeoutError(peer.report(), opts.timeoutMs))
     }, opts.timeoutMs)
     const onAbort = (): void => {
       finish()
@@ -83,10 +83,38 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
   })
 }
 
-function syncTimeoutError(peer: EdgePeer, timeoutMs: number): UserError {
-  const r = peer.report()
+/**
+ * Why joining gave up, naming the step that failed: no bootstrap peer answered,
+ * nobody announced the rendezvous, the announced nodes could not be reached,
+ * or peers were reached but sent no ledger.
+ */
+export function syncTimeoutError(r: DiscoveryReport, timeoutMs: number): UserError {
   const secs = Math.round(timeoutMs / 1000)
   const tried = r.modes.length > 0 ? r.modes.join(', ') : 'no discovery method'
+  const dht = r.dht
+  if (dht && r.topicPeers === 0) {
+    if (dht.providersFound > 0 && dht.providersConnected === 0) {
+      return new UserError(
+        `found ${dht.providersFound} node(s) of this network through the DHT rendezvous but could not connect to any within ${secs}s ` +
+          '(they are probably behind NAT, and kairosctl cannot use relays or hole punching yet)',
+        { hint: 'make one node reachable (a public address or a forwarded port), or pass --bootstrap-peer with the multiaddr of a node this machine can reach' },
+      )
+    }
+    if (dht.bootstrapPeers > 0 && dht.bootstrapReached === 0 && r.connectedPeers === 0) {
+      return new UserError(`could not reach any of the ${dht.bootstrapPeers} DHT bootstrap peer(s) within ${secs}s (tried ${tried})`, {
+        hint:
+          dht.source === 'public'
+            ? "check this machine's internet access and DNS (the public bootstrap peers are /dnsaddr names), or pass --bootstrap-peer"
+            : 'check the --bootstrap-peer addresses and that those peers are running and reachable from here',
+      })
+    }
+    if (dht.bootstrapReached > 0 && dht.providersFound === 0) {
+      return new UserError(
+        `reached ${dht.bootstrapReached} of ${dht.bootstrapPeers} DHT bootstrap peer(s), but no node of this network announced itself on the DHT within ${secs}s (tried ${tried})`,
+        { hint: 'check the network token and that the cluster nodes run with the DHT on, or pass --bootstrap-peer with a node\'s multiaddr' },
+      )
+    }
+  }
   if (r.connectedPeers === 0) {
     return new UserError(`no EdgeVPN peers found within ${secs}s (tried ${tried})`, {
       hint: 'check the network token, that a node is reachable from here, or pass --bootstrap-peer /ip4/ADDR/tcp/PORT/p2p/ID',

@@ -4,6 +4,18 @@ import { rendezvous, rendezvousCid } from '../crypto/derive.js'
 import type { NetworkToken } from '../token/token.js'
 import type { PeerHost } from './host.js'
 
+/** What the DHT rendezvous found so far, for status lines and errors that name the failed step. */
+export interface RendezvousReport {
+  /** Bootstrap peers dialled each round, and how many of them answered at least once. */
+  bootstrapPeers: number
+  bootstrapReached: number
+  /** Completed lookups of the rendezvous providers. */
+  lookups: number
+  /** Distinct other peers announcing this token's rendezvous, and how many we got connected to. */
+  providersFound: number
+  providersConnected: number
+}
+
 export interface DiscoveryOptions {
   /** Longest pause between rendezvous rounds (EdgeVPN's CLI default is 720 s). */
   maxIntervalMs?: number
@@ -24,6 +36,10 @@ export class RendezvousDiscovery {
   private readonly abort = new AbortController()
   /** Rendezvous strings used so far (current last), for status and errors. */
   readonly used = new Set<string>()
+  private readonly bootstrapReached = new Set<string>()
+  private readonly providers = new Set<string>()
+  private readonly connectedProviders = new Set<string>()
+  private lookups = 0
 
   constructor(
     private readonly host: PeerHost,
@@ -40,6 +56,19 @@ export class RendezvousDiscovery {
     this.stopped = true
     this.abort.abort()
     if (this.timer) clearTimeout(this.timer)
+  }
+
+  report(): RendezvousReport {
+    for (const id of this.providers) {
+      if (this.host.getPeers().some((p) => p.toString() === id)) this.connectedProviders.add(id)
+    }
+    return {
+      bootstrapPeers: this.bootstrapPeers.length,
+      bootstrapReached: this.bootstrapReached.size,
+      lookups: this.lookups,
+      providersFound: this.providers.size,
+      providersConnected: this.connectedProviders.size,
+    }
   }
 
   private async round(): Promise<void> {
@@ -67,8 +96,10 @@ export class RendezvousDiscovery {
     try {
       for await (const provider of routing.findProviders(cid, { signal })) {
         if (provider.id.equals(this.host.peerId)) continue
+        this.providers.add(provider.id.toString())
         void this.dialPeer(provider.id)
       }
+      this.lookups++
     } catch (err) {
       this.opts.log?.(`rendezvous lookup failed: ${(err as Error).message}`)
     }
@@ -77,16 +108,21 @@ export class RendezvousDiscovery {
 
   private async dial(addr: string): Promise<void> {
     try {
-      await this.host.dial(multiaddr(addr), { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]) })
+      const conn = await this.host.dial(multiaddr(addr), { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]) })
+      this.bootstrapReached.add(conn.remotePeer.toString())
     } catch (err) {
       this.opts.log?.(`bootstrap peer ${addr} not reachable: ${(err as Error).message}`)
     }
   }
 
   private async dialPeer(id: PeerId): Promise<void> {
-    if (this.host.getConnections(id).length > 0) return
+    if (this.host.getConnections(id).length > 0) {
+      this.connectedProviders.add(id.toString())
+      return
+    }
     try {
       await this.host.dial(id, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]) })
+      this.connectedProviders.add(id.toString())
     } catch (err) {
       this.opts.log?.(`provider ${id} not reachable: ${(err as Error).message}`)
     }

@@ -7,7 +7,8 @@ import { decodeBlock, encodeBlock, type Block } from '../ledger/block.js'
 import { signerFromPrivateKey } from '../ledger/entry.js'
 import { Ledger, type ChangeOrigin, type OwnershipMode } from '../ledger/ledger.js'
 import type { NetworkToken } from '../token/token.js'
-import { RendezvousDiscovery } from './discovery.js'
+import { dhtBootstrap, type DhtBootstrap } from './bootstrap-list.js'
+import { RendezvousDiscovery, type RendezvousReport } from './discovery.js'
 import { createHost, type PeerHost } from './host.js'
 import { loadIdentity } from './identity.js'
 
@@ -59,6 +60,8 @@ export interface DiscoveryReport {
   topicPeers: number
   blocksReceived: number
   blockSenders: number
+  /** The DHT rendezvous (absent when the DHT is off), and where its bootstrap peers came from. */
+  dht?: RendezvousReport & { source: DhtBootstrap['source'] }
 }
 
 /**
@@ -82,6 +85,8 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   private sendError?: string
   /** The peer whose block is being merged, for log lines. */
   private mergingFrom?: string
+  /** Where the DHT starts: explicit peers, the public Amino list, or nowhere. */
+  readonly dhtBootstrap: DhtBootstrap
 
   private constructor(
     readonly host: PeerHost,
@@ -96,7 +101,11 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     this.hub = new GossipHub(host.services.pubsub, opts.token, host.peerId.toString())
     this.hub.on('payload', (payload, from) => this.receive(payload, from))
     this.hub.on('dropped', (reason, from) => this.log('debug', `dropped gossip from ${from}: ${reason}`))
-    this.discovery = new RendezvousDiscovery(host, opts.token, opts.bootstrapPeers ?? [], {
+    // Like Go EdgeVPN: only explicit peers become gossipsub direct peers (createHost); the
+    // public list is only dialled by the rendezvous rounds.
+    this.dhtBootstrap = dhtBootstrap(opts.bootstrapPeers ?? [], opts.dht ?? true)
+    if (this.dhtBootstrap.source === 'public') this.log('debug', `DHT: no bootstrap peer given, joining the public Amino DHT (${this.dhtBootstrap.peers.length} bootstrap peers)`)
+    this.discovery = new RendezvousDiscovery(host, opts.token, this.dhtBootstrap.peers, {
       log: (m) => this.log('debug', m),
     })
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
@@ -138,7 +147,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   report(): DiscoveryReport {
     const modes = [
       (this.opts.mdns ?? true) ? 'mDNS' : '',
-      (this.opts.dht ?? true) ? 'DHT rendezvous' : '',
+      (this.opts.dht ?? true) ? (this.dhtBootstrap.source === 'public' ? 'DHT rendezvous (public Amino DHT)' : 'DHT rendezvous') : '',
       (this.opts.bootstrapPeers ?? []).length > 0 ? `${this.opts.bootstrapPeers!.length} bootstrap peer(s)` : '',
     ].filter(Boolean)
     return {
@@ -147,6 +156,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       topicPeers: this.hub.subscribers().length,
       blocksReceived: this.blocksReceived,
       blockSenders: this.senders.size,
+      dht: (this.opts.dht ?? true) ? { ...this.discovery.report(), source: this.dhtBootstrap.source } : undefined,
     }
   }
 

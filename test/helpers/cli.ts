@@ -2,6 +2,7 @@
  * Runs the built CLI (node bin/run.js; `npm test` builds first) in a clean
  * environment, and checks the one-line error contract.
  */
+import './hygiene.js'
 import assert from 'node:assert/strict'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { dirname, resolve } from 'node:path'

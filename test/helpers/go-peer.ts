@@ -11,6 +11,7 @@
  * would fall back to the public IPFS bootstrap list), and mDNS is only
  * allowed inside a namespace.
  */
+import './hygiene.js'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -184,6 +185,17 @@ export interface StartGoPeerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Marshalled libp2p private key (protobuf bytes, as in EdgeVPN's privkey cache file). */
   privkey?: Uint8Array;
+  /**
+   * Start the node exactly as Kairos starts it (provider-kairos' edgevpn-kairos.env):
+   * plain `edgevpn` with only EDGEVPNTOKEN, API, APILISTEN, DHCP and DHCPLEASEDIR
+   * in its environment, plus `bootstrapPeers` as EDGEVPNBOOTSTRAPPEERS (what an
+   * operator would put in `p2p.vpn.env`) and `extraEnv`. Everything else stays
+   * at EdgeVPN's defaults: random listen ports on all transports, DHT, mDNS,
+   * AutoRelay, hole punching, AutoNAT service, UPnP, and go-libp2p's
+   * SO_REUSEPORT. Only inside a namespace and only with `bootstrapPeers` (the
+   * default list is the public DHT); the flag options above do not apply.
+   */
+  kairos?: boolean;
   /** Extra environment variables (the node gets a clean environment otherwise). */
   extraEnv?: Record<string, string>;
   /** Extra command-line arguments, appended last (they override earlier flags). */
@@ -291,6 +303,13 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
   const inNetns = options.netns !== undefined;
 
   // ---- network hygiene checks -------------------------------------------
+  if (options.kairos) {
+    if (!inNetns) throw new Error('kairos nodes run every NAT and discovery feature: only inside a test namespace');
+    if (bootstrapPeers.length === 0) throw new Error('kairos nodes need bootstrapPeers: the default list is the public DHT');
+    if (options.mdns !== undefined || options.dht !== undefined || options.listen || options.vpnAddress) {
+      throw new Error('kairos nodes keep EdgeVPN defaults: do not set mdns, dht, listen or vpnAddress');
+    }
+  }
   if (mdns && !inNetns) throw new Error('mDNS is only allowed inside a test namespace (set netns)');
   if (dht && bootstrapPeers.length === 0) {
     throw new Error('DHT needs local bootstrapPeers: without them kad-dht bootstraps from public IPFS peers');
@@ -328,7 +347,9 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
   const healthInterval = String(options.healthcheckInterval ?? 5);
 
   const args: string[] = [];
-  if (options.vpnAddress) {
+  if (options.kairos) {
+    args.push(...(options.extraArgs ?? []));
+  } else if (options.vpnAddress) {
     args.push(
       '--api',
       '--api-listen',
@@ -347,18 +368,20 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
       args.push('--enable-healthchecks', '--aliveness-healthcheck-interval', healthInterval);
     }
   }
-  args.push('--token', options.token, '--log-level', options.logLevel ?? 'info');
-  for (const addr of listen) args.push('--listen-maddrs', addr);
-  args.push(...hygieneArgs({ mdns, dht }));
-  args.push('--ledger-announce-interval', ledgerInterval, '--ledger-synchronization-interval', ledgerInterval);
-  if (dht) args.push('--discovery-interval', '5');
-  for (const peer of bootstrapPeers) args.push('--discovery-bootstrap-peers', peer);
-  if (options.ownership !== undefined) args.push('--ownership', options.ownership);
-  if (options.privkey) {
-    writeFileSync(join(workDir, 'privkey'), options.privkey, { mode: 0o600 });
-    args.push('--privkey-cache', '--privkey-cache-dir', workDir);
+  if (!options.kairos) {
+    args.push('--token', options.token, '--log-level', options.logLevel ?? 'info');
+    for (const addr of listen) args.push('--listen-maddrs', addr);
+    args.push(...hygieneArgs({ mdns, dht }));
+    args.push('--ledger-announce-interval', ledgerInterval, '--ledger-synchronization-interval', ledgerInterval);
+    if (dht) args.push('--discovery-interval', '5');
+    for (const peer of bootstrapPeers) args.push('--discovery-bootstrap-peers', peer);
+    if (options.ownership !== undefined) args.push('--ownership', options.ownership);
+    if (options.privkey) {
+      writeFileSync(join(workDir, 'privkey'), options.privkey, { mode: 0o600 });
+      args.push('--privkey-cache', '--privkey-cache-dir', workDir);
+    }
+    args.push(...(options.extraArgs ?? []));
   }
-  args.push(...(options.extraArgs ?? []));
 
   // ---- spawn --------------------------------------------------------------
   // go-libp2p dials from its listening port (SO_REUSEPORT). When two Go nodes
@@ -368,7 +391,17 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
   // handler never retries, so the pair stays apart. Seen in about 1 run in 15
   // of the mDNS harness test. Dialling from ephemeral ports removes the race
   // without touching the protocol; `extraEnv` can switch it back on.
-  const env = cleanEnv(workDir, { LIBP2P_TCP_REUSEPORT: 'false', ...options.extraEnv });
+  const env = options.kairos
+    ? cleanEnv(workDir, {
+        EDGEVPNTOKEN: options.token,
+        API: 'true',
+        APILISTEN: apiListen,
+        DHCP: 'true',
+        DHCPLEASEDIR: options.leaseDir ?? join(workDir, 'leases'),
+        EDGEVPNBOOTSTRAPPEERS: bootstrapPeers.join(','),
+        ...options.extraEnv,
+      })
+    : cleanEnv(workDir, { LIBP2P_TCP_REUSEPORT: 'false', ...options.extraEnv });
   const command = inNetns ? 'ip' : bin;
   const commandArgs = inNetns ? ['netns', 'exec', options.netns as string, bin, ...args] : args;
   installExitHook();

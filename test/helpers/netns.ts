@@ -22,6 +22,7 @@
  *
  * Requires root and iproute2; use `requireNetns(t)` to skip otherwise.
  */
+import './hygiene.js';
 import { execFile, execFileSync, spawn as spawnChild, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
@@ -134,7 +135,7 @@ export interface TestNetwork {
   teardown(): Promise<void>;
 }
 
-const liveNetworks = new Set<NetworkImpl>();
+const liveNetworks = new Set<NamespaceGroup>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -186,45 +187,33 @@ export async function stopProcessGroup(child: ChildProcess, graceMs = 3_000): Pr
   }
 }
 
-class NetworkImpl implements TestNetwork {
-  readonly bridge = 'br0';
-  readonly nodes: NetnsNode[] = [];
-  readonly switchNs: string;
-  private readonly namespaces: string[] = [];
+/**
+ * A set of namespaces that live and die together: every namespace name starts
+ * with `id`, every process started with `spawn` is tracked, and `teardown()`
+ * stops them and deletes the namespaces (idempotent; also on process exit).
+ * `createNetwork` builds one bridge segment on it; other topologies (the WAN
+ * lab) add namespaces and links themselves.
+ */
+export class NamespaceGroup {
+  protected readonly namespaces: string[] = [];
   private readonly children = new Set<ChildProcess>();
   private torn = false;
 
-  constructor(
-    readonly id: string,
-    readonly subnet: string,
-  ) {
-    this.switchNs = `${id}-sw`;
+  constructor(readonly id: string) {}
+
+  /** Creates namespace `<id>-<suffix>` with loopback up; it is deleted at teardown. */
+  async addNamespace(suffix: string): Promise<string> {
+    if (this.torn) throw new Error(`namespace group ${this.id} was already torn down`);
+    const ns = `${this.id}-${suffix}`;
+    await run('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return ns;
   }
 
-  async build(count: number, firstHost: number): Promise<void> {
-    const ip = (args: string[]) => run('ip', args);
-    await ip(['netns', 'add', this.switchNs]);
-    this.namespaces.push(this.switchNs);
-    const sw = ['-n', this.switchNs];
-    await ip([...sw, 'link', 'set', 'lo', 'up']);
-    await ip([...sw, 'link', 'add', this.bridge, 'type', 'bridge', 'stp_state', '0', 'mcast_snooping', '0']);
-    await ip([...sw, 'link', 'set', this.bridge, 'up']);
-    for (let i = 0; i < count; i++) {
-      const ns = `${this.id}-n${i}`;
-      await ip(['netns', 'add', ns]);
-      this.namespaces.push(ns);
-      const port = `veth${i}`;
-      await ip([...sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      await ip([...sw, 'link', 'set', port, 'master', this.bridge]);
-      await ip([...sw, 'link', 'set', port, 'up']);
-      const addr = `${this.subnet}.${firstHost + i}`;
-      const n = ['-n', ns];
-      await ip([...n, 'link', 'set', 'lo', 'up']);
-      await ip([...n, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
-      await ip([...n, 'link', 'set', 'eth0', 'multicast', 'on', 'up']);
-      await ip([...n, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0']);
-      this.nodes.push({ index: i, ns, iface: 'eth0', ip: addr, cidr: `${addr}/24` });
-    }
+  /** Names of the namespaces created so far. */
+  list(): string[] {
+    return [...this.namespaces];
   }
 
   exec(ns: string, cmd: string, args: string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
@@ -312,6 +301,41 @@ class NetworkImpl implements TestNetwork {
   }
 }
 
+class NetworkImpl extends NamespaceGroup implements TestNetwork {
+  readonly bridge = 'br0';
+  readonly nodes: NetnsNode[] = [];
+  readonly switchNs: string;
+
+  constructor(
+    id: string,
+    readonly subnet: string,
+  ) {
+    super(id);
+    this.switchNs = `${id}-sw`;
+  }
+
+  async build(count: number, firstHost: number): Promise<void> {
+    const ip = (args: string[]) => run('ip', args);
+    await this.addNamespace('sw');
+    const sw = ['-n', this.switchNs];
+    await ip([...sw, 'link', 'add', this.bridge, 'type', 'bridge', 'stp_state', '0', 'mcast_snooping', '0']);
+    await ip([...sw, 'link', 'set', this.bridge, 'up']);
+    for (let i = 0; i < count; i++) {
+      const ns = await this.addNamespace(`n${i}`);
+      const port = `veth${i}`;
+      await ip([...sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await ip([...sw, 'link', 'set', port, 'master', this.bridge]);
+      await ip([...sw, 'link', 'set', port, 'up']);
+      const addr = `${this.subnet}.${firstHost + i}`;
+      const n = ['-n', ns];
+      await ip([...n, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+      await ip([...n, 'link', 'set', 'eth0', 'multicast', 'on', 'up']);
+      await ip([...n, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0']);
+      this.nodes.push({ index: i, ns, iface: 'eth0', ip: addr, cidr: `${addr}/24` });
+    }
+  }
+}
+
 /** Builds an isolated test network of `count` namespaces joined by a bridge. */
 export async function createNetwork(options: CreateNetworkOptions): Promise<TestNetwork> {
   const reason = netnsUnavailableReason();
@@ -336,6 +360,20 @@ export async function createNetwork(options: CreateNetworkOptions): Promise<Test
     throw err;
   }
   return net;
+}
+
+/**
+ * An empty namespace group with a fresh unique id, torn down with `t` (when
+ * given) and on process exit.
+ */
+export function createNamespaceGroup(t?: AfterContext): NamespaceGroup {
+  const reason = netnsUnavailableReason();
+  if (reason) throw new Error(`cannot create namespaces: ${reason}`);
+  const group = new NamespaceGroup(`${NETNS_PREFIX}${process.pid}-${randomBytes(3).toString('hex')}`);
+  installExitHook();
+  liveNetworks.add(group);
+  t?.after(() => group.teardown());
+  return group;
 }
 
 /** Names of existing namespaces created by these helpers (any process). */

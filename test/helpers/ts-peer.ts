@@ -17,6 +17,7 @@
  * peers or as a DHT server (js kad-dht has no built-in public bootstrap list;
  * without bootstrap peers it talks to nobody).
  */
+import './hygiene.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
