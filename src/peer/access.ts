@@ -2,6 +2,7 @@ import type { EntryInfo, LedgerAccess, LedgerData, WriteOptions } from '../acces
 import { UserError } from '../errors.js'
 import type { Block } from '../ledger/block.js'
 import type { Entry } from '../ledger/entry.js'
+import { goJsonStringify } from '../ledger/json.js'
 import { EdgePeer, type PeerOptions } from './peer.js'
 
 export interface JoinProgress {
@@ -144,7 +145,7 @@ export class PeerLedgerAccess implements LedgerAccess {
     const mine = (): Entry | undefined => this.peer.ledger.lastBlock().storage.get(bucket)?.get(key)
     await this.publishAndConfirm(opts, `${bucket}/${key}`, {
       reapply: () => {
-        if (this.peer.ledger.getKey(bucket, key) !== mine()?.value || mine()?.deleted) this.peer.ledger.put(bucket, key, value)
+        if (this.peer.ledger.getKey(bucket, key) !== goJsonStringify(value)) this.peer.ledger.put(bucket, key, value)
       },
       seen: (block) => {
         const ours = mine()

@@ -8,9 +8,16 @@ import type { NetworkToken } from '../token/token.js'
 import { RendezvousDiscovery } from './discovery.js'
 import { createHost, type PeerHost } from './host.js'
 import { loadIdentity } from './identity.js'
+import { OwnershipDetector, type NetworkKind } from './ownership.js'
 
-/** `auto` follows the network: signed writes once a signed entry is seen, legacy writes when only legacy ones are. */
+/**
+ * `auto` follows the network: the signed rules (enforce) unless the network
+ * proves to be a legacy one (docs/ledger.md, "Ownership auto-detection").
+ */
 export type OwnershipSetting = OwnershipMode | 'auto'
+
+/** Longest time auto mode holds back signed entries while the network has not shown what it runs. */
+const HOLD_SIGNED_MS = 10_000
 
 export interface PeerOptions {
   token: NetworkToken
@@ -56,8 +63,12 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   ledger: Ledger
   /** The write mode in force: fixed, or detected from the network in `auto`. */
   effectiveMode: OwnershipMode
-  private detected: boolean
+  /** In auto mode, what the network has shown so far. */
+  private readonly detector?: OwnershipDetector
   private blocksReceived = 0
+  private readonly startedAt = performance.now()
+  /** An announcement was held back (holdingSigned) and is owed. */
+  private held = false
   private readonly senders = new Set<string>()
   private syncTimer?: NodeJS.Timeout
   private soonTimer?: NodeJS.Timeout
@@ -72,7 +83,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     super()
     const setting = opts.ownership ?? 'auto'
     this.effectiveMode = setting === 'auto' ? 'enforce' : setting
-    this.detected = setting !== 'auto'
+    if (setting === 'auto') this.detector = new OwnershipDetector(host.peerId.toString())
     this.ledger = this.newLedger(this.effectiveMode)
     this.hub = new GossipHub(host.services.pubsub, opts.token, host.peerId.toString())
     this.hub.on('payload', (payload, from) => this.receive(payload, from))
@@ -136,19 +147,21 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     return this.senders
   }
 
+  /** What auto mode has learnt about the network (`signed` or `legacy` for a fixed mode). */
+  get networkKind(): NetworkKind {
+    if (this.detector) return this.detector.kind
+    return this.effectiveMode === 'off' ? 'legacy' : 'signed'
+  }
+
   /**
-   * Called before a local write. In auto mode, a network whose ledger showed
-   * no entries yet cannot tell us how it writes: write legacy entries then,
-   * which both legacy nodes and signing nodes (as a first claim of a key in an
-   * open bucket) accept.
+   * Called before a local write. In auto mode, a network that has shown no
+   * entries yet cannot tell us how it writes: write legacy entries then, which
+   * both legacy nodes and signing nodes (as a first claim of a key in an open
+   * bucket) accept, while still merging by the signed rules.
    */
   prepareWrite(): void {
-    if (this.detected || this.effectiveMode === 'off') return
-    const empty = Object.keys(this.ledger.currentData()).length === 0
-    if (empty) {
-      this.effectiveMode = 'off'
-      this.ledger = this.newLedger('off')
-    }
+    if (this.detector?.kind !== 'unknown' || this.ledger.signerId === undefined) return
+    if (Object.keys(this.ledger.currentData()).length === 0) this.ledger = this.newLedger('enforce', { unsigned: true })
   }
 
   /** Every peer the host has heard of (its peer store). */
@@ -167,6 +180,10 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
 
   /** Publishes our current block now (besides the periodic re-broadcast). */
   async announce(): Promise<number> {
+    if (this.holdingSigned()) {
+      this.held = true
+      return 0
+    }
     const block = this.ledger.lastBlock()
     const json = encodeBlock(block, { legacy: this.effectiveMode === 'off' })
     try {
@@ -175,6 +192,19 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       this.log('warn', `could not publish the ledger: ${(err as Error).message}`)
       return 0
     }
+  }
+
+  /**
+   * Auto mode: signed entries are not published before the network had a
+   * chance to show what it runs (every topic neighbour sent a block, or
+   * HOLD_SIGNED_MS passed). Another of our peers on a legacy network would
+   * otherwise take our signed entries as proof of a signing network.
+   */
+  private holdingSigned(): boolean {
+    if (this.detector?.kind !== 'unknown' || this.ledger.signerId === undefined) return false
+    if (performance.now() - this.startedAt >= HOLD_SIGNED_MS) return false
+    const neighbours = this.hub.subscribers()
+    return neighbours.length === 0 || !neighbours.every((p) => this.senders.has(p))
   }
 
   private announceSoon(): void {
@@ -194,10 +224,10 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     await this.host.stop()
   }
 
-  private newLedger(mode: OwnershipMode): Ledger {
+  private newLedger(mode: OwnershipMode, opts: { unsigned?: boolean } = {}): Ledger {
     return new Ledger({
       mode,
-      signer: mode === 'off' ? undefined : signerFromPrivateKey(this.privateKey),
+      signer: mode === 'off' || opts.unsigned ? undefined : signerFromPrivateKey(this.privateKey),
       ttlSeconds: this.opts.ownershipTtl,
       log: (level, msg) => this.log(level === 'warn' ? 'debug' : level, msg),
     })
@@ -213,7 +243,14 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     }
     this.blocksReceived++
     this.senders.add(from)
-    if (!this.detected) this.detect(block)
+    if (this.detector) {
+      this.detector.observe(from, block)
+      this.follow(this.detector.decide(this.hub.subscribers()))
+      if (this.held && !this.holdingSigned()) {
+        this.held = false
+        this.announceSoon()
+      }
+    }
     let changed = false
     try {
       changed = this.ledger.update(block)
@@ -224,31 +261,21 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     if (changed) this.emit('ledger')
   }
 
-  /** In auto mode the first block that holds entries tells how the network writes. */
-  private detect(block: Block): void {
-    let signed = false
-    let entries = 0
-    for (const bucket of block.storage.values()) {
-      for (const entry of bucket.values()) {
-        entries++
-        if (entry.sig !== null || entry.owner !== '' || entry.version !== 0n || entry.deleted) signed = true
-      }
-    }
-    if (entries === 0) return
-    this.detected = true
-    if (signed && this.effectiveMode === 'off') {
-      // We wrote legacy entries before the network showed its mode; keep them by merging the block into a signing ledger.
-      this.effectiveMode = 'enforce'
-      const previous = this.ledger
-      this.ledger = this.newLedger('enforce')
-      this.ledger.update(previous.lastBlock())
-    }
-    const mode: OwnershipMode = signed ? 'enforce' : 'off'
-    this.log('debug', `network ledger is ${signed ? 'signed (ownership on)' : 'legacy (unsigned)'}: writing in ${mode} mode`)
-    if (mode !== this.effectiveMode) {
-      this.effectiveMode = mode
-      this.ledger = this.newLedger(mode)
-    }
+  /**
+   * Auto mode: switches the replica to what the network has shown. The
+   * current state is carried over by merging it into the new replica, so a
+   * move to the signed rules drops unsigned entries of owned buckets (their
+   * owners re-announce them signed) and keeps everything else.
+   */
+  private follow(kind: NetworkKind): void {
+    const mode: OwnershipMode = kind === 'legacy' ? 'off' : 'enforce'
+    const resign = kind === 'signed' && this.ledger.signerId === undefined
+    if (mode === this.effectiveMode && !resign) return
+    this.log('debug', `network ledger is ${kind === 'legacy' ? 'legacy (unsigned)' : kind === 'signed' ? 'signed (ownership on)' : 'not known yet'}: using ${mode} rules`)
+    const previous = this.ledger
+    this.effectiveMode = mode
+    this.ledger = this.newLedger(mode)
+    this.ledger.update(previous.lastBlock())
   }
 
   private scheduleSync(): void {
