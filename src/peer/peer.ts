@@ -94,8 +94,11 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
     const pubsub = host.services.pubsub as unknown as EventTarget
     pubsub.addEventListener('subscription-change', (evt) => {
-      const { subscriptions } = (evt as CustomEvent<{ subscriptions: { topic: string; subscribe: boolean }[] }>).detail
-      if (subscriptions.some((s) => s.subscribe && s.topic === this.hub.currentTopic)) this.announceSoon()
+      const { peerId, subscriptions } = (evt as CustomEvent<{ peerId: { toString(): string }; subscriptions: { topic: string; subscribe: boolean }[] }>).detail
+      if (subscriptions.some((s) => s.subscribe && s.topic === this.hub.currentTopic)) {
+        this.discovery.remember(peerId.toString())
+        this.announceSoon()
+      }
     })
     host.addEventListener('connection:open', () => this.emit('peers', this.host.getPeers().length))
     host.addEventListener('connection:close', () => this.emit('peers', this.host.getPeers().length))
