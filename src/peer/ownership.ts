@@ -63,6 +63,11 @@ export class OwnershipDetector {
     if (this.latest.size > MAX_AUTHORS) this.latest.delete(this.latest.keys().next().value!)
   }
 
+  /** Whether some author's latest block was built by legacy code. */
+  legacySeen(): boolean {
+    return [...this.latest.values()].some(Boolean)
+  }
+
   /** Re-evaluates with the peers currently next to us on the topic. */
   decide(topicNeighbours: readonly string[]): NetworkKind {
     if (this.signed) return (this.current = 'signed')

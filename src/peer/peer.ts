@@ -4,6 +4,7 @@ import { GossipHub } from '../gossip/hub.js'
 import { decodeBlock, encodeBlock, type Block } from '../ledger/block.js'
 import { signerFromPrivateKey } from '../ledger/entry.js'
 import { Ledger, type OwnershipMode } from '../ledger/ledger.js'
+import { policyOf } from '../ledger/policy.js'
 import type { NetworkToken } from '../token/token.js'
 import { RendezvousDiscovery } from './discovery.js'
 import { createHost, type PeerHost } from './host.js'
@@ -16,8 +17,12 @@ import { OwnershipDetector, type NetworkKind } from './ownership.js'
  */
 export type OwnershipSetting = OwnershipMode | 'auto'
 
-/** Longest time auto mode holds back signed entries while the network has not shown what it runs. */
-const HOLD_SIGNED_MS = 10_000
+/**
+ * Auto mode signs its writes once the network is known to sign, or after this
+ * long when no block built by legacy code has been seen (a signing network
+ * whose nodes have written nothing yet).
+ */
+const SIGN_AFTER_MS = 10_000
 
 export interface PeerOptions {
   token: NetworkToken
@@ -67,8 +72,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   private readonly detector?: OwnershipDetector
   private blocksReceived = 0
   private readonly startedAt = performance.now()
-  /** An announcement was held back (holdingSigned) and is owed. */
-  private held = false
+  private signTimer?: NodeJS.Timeout
   private readonly senders = new Set<string>()
   private syncTimer?: NodeJS.Timeout
   private soonTimer?: NodeJS.Timeout
@@ -84,7 +88,8 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     const setting = opts.ownership ?? 'auto'
     this.effectiveMode = setting === 'auto' ? 'enforce' : setting
     if (setting === 'auto') this.detector = new OwnershipDetector(host.peerId.toString())
-    this.ledger = this.newLedger(this.effectiveMode)
+    // Auto mode writes unsigned entries until the network is known to sign (see follow()).
+    this.ledger = this.newLedger(this.effectiveMode, { unsigned: this.detector !== undefined })
     this.hub = new GossipHub(host.services.pubsub, opts.token, host.peerId.toString())
     this.hub.on('payload', (payload, from) => this.receive(payload, from))
     this.hub.on('dropped', (reason, from) => this.log('debug', `dropped gossip from ${from}: ${reason}`))
@@ -119,6 +124,10 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     peer.hub.start()
     peer.discovery.start()
     peer.scheduleSync()
+    if (peer.detector) {
+      peer.signTimer = setTimeout(() => peer.follow(peer.detector!.kind), SIGN_AFTER_MS)
+      peer.signTimer.unref()
+    }
     return peer
   }
 
@@ -156,17 +165,6 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     return this.effectiveMode === 'off' ? 'legacy' : 'signed'
   }
 
-  /**
-   * Called before a local write. In auto mode, a network that has shown no
-   * entries yet cannot tell us how it writes: write legacy entries then, which
-   * both legacy nodes and signing nodes (as a first claim of a key in an open
-   * bucket) accept, while still merging by the signed rules.
-   */
-  prepareWrite(): void {
-    if (this.detector?.kind !== 'unknown' || this.ledger.signerId === undefined) return
-    if (Object.keys(this.ledger.currentData()).length === 0) this.ledger = this.newLedger('enforce', { unsigned: true })
-  }
-
   /** Every peer the host has heard of (its peer store). */
   knownPeers(): string[] {
     return this.host.getPeers().map(String)
@@ -183,10 +181,6 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
 
   /** Publishes our current block now (besides the periodic re-broadcast). */
   async announce(): Promise<number> {
-    if (this.holdingSigned()) {
-      this.held = true
-      return 0
-    }
     const block = this.ledger.lastBlock()
     const json = encodeBlock(block, { legacy: this.effectiveMode === 'off' })
     try {
@@ -195,19 +189,6 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       this.log('warn', `could not publish the ledger: ${(err as Error).message}`)
       return 0
     }
-  }
-
-  /**
-   * Auto mode: signed entries are not published before the network had a
-   * chance to show what it runs (every topic neighbour sent a block, or
-   * HOLD_SIGNED_MS passed). Another of our peers on a legacy network would
-   * otherwise take our signed entries as proof of a signing network.
-   */
-  private holdingSigned(): boolean {
-    if (this.detector?.kind !== 'unknown' || this.ledger.signerId === undefined) return false
-    if (performance.now() - this.startedAt >= HOLD_SIGNED_MS) return false
-    const neighbours = this.hub.subscribers()
-    return neighbours.length === 0 || !neighbours.every((p) => this.senders.has(p))
   }
 
   private announceSoon(): void {
@@ -221,6 +202,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
 
   async stop(): Promise<void> {
     if (this.soonTimer) clearTimeout(this.soonTimer)
+    if (this.signTimer) clearTimeout(this.signTimer)
     if (this.syncTimer) clearTimeout(this.syncTimer)
     this.discovery.stop()
     this.hub.stop()
@@ -231,6 +213,8 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     return new Ledger({
       mode,
       signer: mode === 'off' || opts.unsigned ? undefined : signerFromPrivateKey(this.privateKey),
+      // Unsigned blocks hashed as v0.34 does: our other peers count them as a legacy node's.
+      checksumStyle: mode === 'off' || opts.unsigned ? 'v0.34' : 'v0.35',
       ttlSeconds: this.opts.ownershipTtl,
       log: (level, msg) => this.log(level === 'warn' ? 'debug' : level, msg),
     })
@@ -249,10 +233,6 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     if (this.detector) {
       this.detector.observe(from, block)
       this.follow(this.detector.decide(this.hub.subscribers()))
-      if (this.held && !this.holdingSigned()) {
-        this.held = false
-        this.announceSoon()
-      }
     }
     let changed = false
     try {
@@ -265,20 +245,33 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   }
 
   /**
-   * Auto mode: switches the replica to what the network has shown. The
-   * current state is carried over by merging it into the new replica, so a
-   * move to the signed rules drops unsigned entries of owned buckets (their
-   * owners re-announce them signed) and keeps everything else.
+   * Auto mode: switches the replica to what the network has shown. Until the
+   * network is known to sign, writes are unsigned: legacy nodes take them, and
+   * so do signing nodes as first claims in open buckets, while an unknown peer
+   * of ours publishing signed entries would look like a signing node to our
+   * other peers on a legacy network. The current state is carried over by
+   * merging it into the new replica; on the way to signed writes our own
+   * unsigned entries of owned buckets are written again, signed.
    */
   private follow(kind: NetworkKind): void {
     const mode: OwnershipMode = kind === 'legacy' ? 'off' : 'enforce'
-    const resign = kind === 'signed' && this.ledger.signerId === undefined
-    if (mode === this.effectiveMode && !resign) return
-    this.log('debug', `network ledger is ${kind === 'legacy' ? 'legacy (unsigned)' : kind === 'signed' ? 'signed (ownership on)' : 'not known yet'}: using ${mode} rules`)
+    const sign =
+      mode === 'enforce' &&
+      (kind === 'signed' || (performance.now() - this.startedAt >= SIGN_AFTER_MS && !this.detector!.legacySeen()))
+    if (mode === this.effectiveMode && sign === (this.ledger.signerId !== undefined)) return
+    this.log('debug', `network ledger is ${kind === 'legacy' ? 'legacy (unsigned)' : kind === 'signed' ? 'signed (ownership on)' : 'not known yet'}: ${mode} rules, ${sign ? 'signed' : 'unsigned'} writes`)
     const previous = this.ledger
     this.effectiveMode = mode
-    this.ledger = this.newLedger(mode)
+    this.ledger = this.newLedger(mode, { unsigned: !sign })
     this.ledger.update(previous.lastBlock())
+    if (!sign || previous.mode === 'off') return
+    // In an enforce-merge replica, unsigned entries of owned buckets can only be our own writes.
+    for (const [bucket, kv] of previous.lastBlock().storage) {
+      const pol = policyOf(bucket)
+      if (!pol.owned || !pol.ownerOf) continue
+      for (const [key, e] of kv) if (e.sig === null && !e.deleted && pol.ownerOf(key, e.value) === this.id) this.ledger.add(bucket, key, e.value)
+    }
+    this.announceSoon()
   }
 
   private scheduleSync(): void {

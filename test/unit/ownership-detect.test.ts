@@ -91,7 +91,10 @@ test('a v0.34 network: legacy once every neighbour has sent a v0.34 block', () =
 test('a lone v0.34 node is a legacy network', () => {
   const d = new OwnershipDetector(self.id)
   assert.equal(d.decide([]), 'unknown')
+  d.observe('n1', new Ledger({ mode: 'off' }).lastBlock())
+  assert.equal(d.legacySeen(), false, 'an empty block shows nothing')
   d.observe('n1', v034Block({ k: '"v"' }))
+  assert.equal(d.legacySeen(), true)
   assert.equal(d.decide([]), 'unknown', 'nobody next to us')
   assert.equal(d.decide(['n1']), 'legacy')
 })
