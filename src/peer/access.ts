@@ -2,6 +2,7 @@ import type { EntryInfo, LedgerAccess, LedgerData, WriteOptions } from '../acces
 import { UserError } from '../errors.js'
 import type { Block } from '../ledger/block.js'
 import type { Entry } from '../ledger/entry.js'
+import { goJsonStringify } from '../ledger/json.js'
 import { setLongTimeout } from '../timers.js'
 import { EdgePeer, type DiscoveryReport, type PeerOptions } from './peer.js'
 
@@ -23,8 +24,10 @@ export interface JoinOptions extends PeerOptions {
 /**
  * Joins the network and waits until the ledger is synced. "Synced" means: at
  * least one ledger block was received from a peer, and then either every peer
- * on the network's topic has sent one or `settleMs` has passed. On timeout the
- * error says what was tried and what was found.
+ * on the network's topic has sent one or `settleMs` has passed (up to 12 s
+ * while auto mode does not know the network's ownership mode yet, so that the
+ * honest neighbours' own blocks are in). When no block arrived within the
+ * timeout, the error says what was tried and what was found.
  */
 export async function joinNetwork(opts: JoinOptions): Promise<PeerLedgerAccess> {
   const peer = await EdgePeer.start(opts)
@@ -36,6 +39,9 @@ export async function joinNetwork(opts: JoinOptions): Promise<PeerLedgerAccess> 
   }
   return new PeerLedgerAccess(peer)
 }
+
+/** Longest settle time while the network's ownership mode is not known (Go announces every 10 s by default). */
+const UNKNOWN_SETTLE_MS = 12_000
 
 function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
   const settleMs = opts.settleMs ?? 1500
@@ -55,7 +61,10 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
       }
       const topicPeers = peer.topicPeers()
       const allHeard = topicPeers.every((p) => peer.syncedFrom.has(p))
-      if (allHeard || Date.now() - firstBlockAt >= settleMs) {
+      // While auto mode does not know the network yet, a block from any token holder may have come
+      // first: wait for every neighbour's own block (its signed entries win), up to UNKNOWN_SETTLE_MS.
+      const settle = peer.networkKind === 'unknown' ? Math.max(settleMs, UNKNOWN_SETTLE_MS) : settleMs
+      if (allHeard || Date.now() - firstBlockAt >= settle) {
         finish()
         opts.log?.('debug', `synced after ${Date.now() - t0} ms (${allHeard ? 'every topic peer sent a block' : 'settle time passed'})`)
         opts.onProgress?.({ phase: 'synced', peers: r.connectedPeers, blocks: r.blocksReceived })
@@ -65,7 +74,9 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
     const ticker = setInterval(check, 250)
     const timeout = setLongTimeout(() => {
       finish()
-      reject(syncTimeoutError(peer.report(), opts.timeoutMs))
+      // Blocks arrived but a neighbour stayed silent: use what we have.
+      if (peer.report().blocksReceived > 0) resolve()
+      else reject(syncTimeoutError(peer.report(), opts.timeoutMs))
     }, opts.timeoutMs)
     const onAbort = (): void => {
       finish()
@@ -168,12 +179,11 @@ export class PeerLedgerAccess implements LedgerAccess {
   }
 
   async put(bucket: string, key: string, value: string, opts: WriteOptions = {}): Promise<void> {
-    this.peer.prepareWrite()
     this.peer.ledger.put(bucket, key, value)
     const mine = (): Entry | undefined => this.peer.ledger.lastBlock().storage.get(bucket)?.get(key)
     await this.publishAndConfirm(opts, `${bucket}/${key}`, {
       reapply: () => {
-        if (this.peer.ledger.getKey(bucket, key) !== mine()?.value || mine()?.deleted) this.peer.ledger.put(bucket, key, value)
+        if (this.peer.ledger.getKey(bucket, key) !== goJsonStringify(value)) this.peer.ledger.put(bucket, key, value)
       },
       seen: (block) => {
         const ours = mine()
@@ -185,7 +195,6 @@ export class PeerLedgerAccess implements LedgerAccess {
   }
 
   async delete(bucket: string, key?: string, opts: WriteOptions = {}): Promise<void> {
-    this.peer.prepareWrite()
     const keys = key === undefined ? Object.keys(this.peer.ledger.currentData()[bucket] ?? {}) : [key]
     if (key === undefined) this.peer.ledger.deleteBucket(bucket)
     else this.peer.ledger.delete(bucket, key)

@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { rendezvous, rendezvousCid } from '../crypto/derive.js'
 import type { NetworkToken } from '../token/token.js'
 import type { PeerHost } from './host.js'
@@ -19,14 +20,29 @@ export interface RendezvousReport {
 export interface DiscoveryOptions {
   /** Longest pause between rendezvous rounds (EdgeVPN's CLI default is 720 s). */
   maxIntervalMs?: number
+  /** First pause before redialling a lost network peer; doubled per failed attempt (default 1 s). */
+  redialMinMs?: number
+  /** Longest pause between redials (default 10 s). */
+  redialMaxMs?: number
   log?: (msg: string) => void
 }
+
+/** Topic peers remembered for redialling (the oldest is forgotten first). */
+const MAX_REMEMBERED = 64
+/** A lost topic peer is redialled this long; bootstrap peers as long as we run. */
+const TOPIC_REDIAL_MS = 10 * 60_000
 
 /**
  * EdgeVPN's DHT discovery: each round advertises the current and the previous
  * OTP rendezvous (as provider records of their CIDs), looks up the providers
  * of both, and dials them; bootstrap peers are dialled at every round too.
  * Rounds start immediately and back off from 5 s up to the maximum.
+ *
+ * A network peer that disconnects (a bootstrap peer, or a peer seen on the
+ * gossip topic) is redialled on its own schedule, 1 s after the loss and
+ * then doubling up to 10 s, until it is back (topic peers for 10 minutes), so
+ * a restart or a pause of a node does not partition the ledger until the next
+ * round.
  */
 export class RendezvousDiscovery {
   private readonly ring: string[] = []
@@ -40,6 +56,11 @@ export class RendezvousDiscovery {
   private readonly providers = new Set<string>()
   private readonly connectedProviders = new Set<string>()
   private lookups = 0
+  /** Peers to redial when lost: bootstrap peers (with their address) and remembered topic peers. */
+  private readonly bootstrapAddrs = new Map<string, Multiaddr>()
+  private readonly topicPeers = new Set<string>()
+  private readonly redials = new Map<string, NodeJS.Timeout>()
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => this.lost(evt.detail.toString())
 
   constructor(
     private readonly host: PeerHost,
@@ -49,6 +70,16 @@ export class RendezvousDiscovery {
   ) {}
 
   start(): void {
+    for (const addr of this.bootstrapPeers) {
+      try {
+        const ma = multiaddr(addr)
+        const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+        if (id) this.bootstrapAddrs.set(id, ma)
+      } catch {
+        // reported by the first dial
+      }
+    }
+    this.host.addEventListener('peer:disconnect', this.onDisconnect)
     void this.round()
   }
 
@@ -56,6 +87,43 @@ export class RendezvousDiscovery {
     this.stopped = true
     this.abort.abort()
     if (this.timer) clearTimeout(this.timer)
+    this.host.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const t of this.redials.values()) clearTimeout(t)
+    this.redials.clear()
+  }
+
+  /** A peer seen on the network's gossip topic: redialled when it is lost. */
+  remember(id: string): void {
+    this.topicPeers.delete(id)
+    this.topicPeers.add(id)
+    if (this.topicPeers.size > MAX_REMEMBERED) this.topicPeers.delete(this.topicPeers.values().next().value!)
+  }
+
+  private lost(id: string): void {
+    if (this.stopped || this.redials.has(id)) return
+    const bootstrap = this.bootstrapAddrs.get(id)
+    if (!bootstrap && !this.topicPeers.has(id)) return
+    const giveUpAt = bootstrap ? Infinity : Date.now() + TOPIC_REDIAL_MS
+    this.opts.log?.(`lost ${id}; redialling`)
+    this.redial(id, bootstrap, this.opts.redialMinMs ?? 1000, giveUpAt)
+  }
+
+  private redial(id: string, addr: Multiaddr | undefined, delay: number, giveUpAt: number): void {
+    const timer = setTimeout(async () => {
+      const target = addr ?? peerIdFromString(id)
+      if (this.stopped || this.host.getConnections(peerIdFromString(id)).length > 0) return this.redials.delete(id)
+      try {
+        await this.host.dial(target, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(5_000)]) })
+        this.redials.delete(id)
+        this.opts.log?.(`redialled ${id}`)
+      } catch (err) {
+        if (this.stopped || Date.now() >= giveUpAt) return this.redials.delete(id)
+        this.opts.log?.(`redial of ${id} failed: ${(err as Error).message}`)
+        this.redial(id, addr, Math.min(delay * 2, this.opts.redialMaxMs ?? 10_000), giveUpAt)
+      }
+    }, delay)
+    timer.unref()
+    this.redials.set(id, timer)
   }
 
   report(): RendezvousReport {

@@ -6,14 +6,26 @@ import { GossipHub, TooLargeError } from '../gossip/hub.js'
 import { decodeBlock, encodeBlock, type Block } from '../ledger/block.js'
 import { signerFromPrivateKey } from '../ledger/entry.js'
 import { Ledger, type ChangeOrigin, type OwnershipMode } from '../ledger/ledger.js'
+import { policyOf } from '../ledger/policy.js'
 import type { NetworkToken } from '../token/token.js'
 import { dhtBootstrap, type DhtBootstrap } from './bootstrap-list.js'
 import { RendezvousDiscovery, type RendezvousReport } from './discovery.js'
 import { createHost, type PeerHost } from './host.js'
 import { loadIdentity } from './identity.js'
+import { OwnershipDetector, type NetworkKind } from './ownership.js'
 
-/** `auto` follows the network: signed writes once a signed entry is seen, legacy writes when only legacy ones are. */
+/**
+ * `auto` follows the network: the signed rules (enforce) unless the network
+ * proves to be a legacy one (docs/ledger.md, "Ownership auto-detection").
+ */
 export type OwnershipSetting = OwnershipMode | 'auto'
+
+/**
+ * Auto mode signs its writes once the network is known to sign, or after this
+ * long when no block built by legacy code has been seen (a signing network
+ * whose nodes have written nothing yet).
+ */
+const SIGN_AFTER_MS = 10_000
 
 export interface PeerOptions {
   token: NetworkToken
@@ -72,8 +84,11 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
   ledger: Ledger
   /** The write mode in force: fixed, or detected from the network in `auto`. */
   effectiveMode: OwnershipMode
-  private detected: boolean
+  /** In auto mode, what the network has shown so far. */
+  private readonly detector?: OwnershipDetector
   private blocksReceived = 0
+  private readonly startedAt = performance.now()
+  private signTimer?: NodeJS.Timeout
   private readonly senders = new Set<string>()
   private syncTimer?: NodeJS.Timeout
   private soonTimer?: NodeJS.Timeout
@@ -96,8 +111,9 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     super()
     const setting = opts.ownership ?? 'auto'
     this.effectiveMode = setting === 'auto' ? 'enforce' : setting
-    this.detected = setting !== 'auto'
-    this.ledger = this.newLedger(this.effectiveMode)
+    if (setting === 'auto') this.detector = new OwnershipDetector(host.peerId.toString())
+    // Auto mode writes unsigned entries until the network is known to sign (see follow()).
+    this.ledger = this.newLedger(this.effectiveMode, { unsigned: this.detector !== undefined })
     this.hub = new GossipHub(host.services.pubsub, opts.token, host.peerId.toString())
     this.hub.on('payload', (payload, from) => this.receive(payload, from))
     this.hub.on('dropped', (reason, from) => this.log('debug', `dropped gossip from ${from}: ${reason}`))
@@ -111,8 +127,11 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
     const pubsub = host.services.pubsub as unknown as EventTarget
     pubsub.addEventListener('subscription-change', (evt) => {
-      const { subscriptions } = (evt as CustomEvent<{ subscriptions: { topic: string; subscribe: boolean }[] }>).detail
-      if (subscriptions.some((s) => s.subscribe && s.topic === this.hub.currentTopic)) this.announceSoon()
+      const { peerId, subscriptions } = (evt as CustomEvent<{ peerId: { toString(): string }; subscriptions: { topic: string; subscribe: boolean }[] }>).detail
+      if (subscriptions.some((s) => s.subscribe && s.topic === this.hub.currentTopic)) {
+        this.discovery.remember(peerId.toString())
+        this.announceSoon()
+      }
     })
     host.addEventListener('connection:open', () => this.emit('peers', this.host.getPeers().length))
     host.addEventListener('connection:close', () => this.emit('peers', this.host.getPeers().length))
@@ -133,6 +152,10 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     peer.hub.start()
     peer.discovery.start()
     peer.scheduleSync()
+    if (peer.detector) {
+      peer.signTimer = setTimeout(() => peer.follow(peer.detector!.kind), SIGN_AFTER_MS)
+      peer.signTimer.unref()
+    }
     return peer
   }
 
@@ -165,19 +188,10 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     return this.senders
   }
 
-  /**
-   * Called before a local write. In auto mode, a network whose ledger showed
-   * no entries yet cannot tell us how it writes: write legacy entries then,
-   * which both legacy nodes and signing nodes (as a first claim of a key in an
-   * open bucket) accept.
-   */
-  prepareWrite(): void {
-    if (this.detected || this.effectiveMode === 'off') return
-    const empty = Object.keys(this.ledger.currentData()).length === 0
-    if (empty) {
-      this.effectiveMode = 'off'
-      this.ledger = this.newLedger('off')
-    }
+  /** What auto mode has learnt about the network (`signed` or `legacy` for a fixed mode). */
+  get networkKind(): NetworkKind {
+    if (this.detector) return this.detector.kind
+    return this.effectiveMode === 'off' ? 'legacy' : 'signed'
   }
 
   /** Every peer the host has heard of (its peer store). */
@@ -228,16 +242,19 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
 
   async stop(): Promise<void> {
     if (this.soonTimer) clearTimeout(this.soonTimer)
+    if (this.signTimer) clearTimeout(this.signTimer)
     if (this.syncTimer) clearTimeout(this.syncTimer)
     this.discovery.stop()
     this.hub.stop()
     await this.host.stop()
   }
 
-  private newLedger(mode: OwnershipMode): Ledger {
+  private newLedger(mode: OwnershipMode, opts: { unsigned?: boolean } = {}): Ledger {
     return new Ledger({
       mode,
-      signer: mode === 'off' ? undefined : signerFromPrivateKey(this.privateKey),
+      signer: mode === 'off' || opts.unsigned ? undefined : signerFromPrivateKey(this.privateKey),
+      // Unsigned blocks hashed as v0.34 does: our other peers count them as a legacy node's.
+      checksumStyle: mode === 'off' || opts.unsigned ? 'v0.34' : 'v0.35',
       ttlSeconds: this.opts.ownershipTtl,
       log: (level, msg) => this.log(level === 'warn' ? 'debug' : level, msg),
       admit: (block, origin) => this.admit(block, origin),
@@ -285,7 +302,10 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     }
     this.blocksReceived++
     this.senders.add(from)
-    if (!this.detected) this.detect(block)
+    if (this.detector) {
+      this.detector.observe(from, block)
+      this.follow(this.detector.decide(this.hub.subscribers()))
+    }
     let changed = false
     this.mergingFrom = from
     try {
@@ -299,31 +319,34 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     if (changed) this.emit('ledger')
   }
 
-  /** In auto mode the first block that holds entries tells how the network writes. */
-  private detect(block: Block): void {
-    let signed = false
-    let entries = 0
-    for (const bucket of block.storage.values()) {
-      for (const entry of bucket.values()) {
-        entries++
-        if (entry.sig !== null || entry.owner !== '' || entry.version !== 0n || entry.deleted) signed = true
-      }
+  /**
+   * Auto mode: switches the replica to what the network has shown. Until the
+   * network is known to sign, writes are unsigned: legacy nodes take them, and
+   * so do signing nodes as first claims in open buckets, while an unknown peer
+   * of ours publishing signed entries would look like a signing node to our
+   * other peers on a legacy network. The current state is carried over by
+   * merging it into the new replica; on the way to signed writes our own
+   * unsigned entries of owned buckets are written again, signed.
+   */
+  private follow(kind: NetworkKind): void {
+    const mode: OwnershipMode = kind === 'legacy' ? 'off' : 'enforce'
+    const sign =
+      mode === 'enforce' &&
+      (kind === 'signed' || (performance.now() - this.startedAt >= SIGN_AFTER_MS && !this.detector!.legacySeen()))
+    if (mode === this.effectiveMode && sign === (this.ledger.signerId !== undefined)) return
+    this.log('debug', `network ledger is ${kind === 'legacy' ? 'legacy (unsigned)' : kind === 'signed' ? 'signed (ownership on)' : 'not known yet'}: ${mode} rules, ${sign ? 'signed' : 'unsigned'} writes`)
+    const previous = this.ledger
+    this.effectiveMode = mode
+    this.ledger = this.newLedger(mode, { unsigned: !sign })
+    this.ledger.update(previous.lastBlock())
+    if (!sign || previous.mode === 'off') return
+    // In an enforce-merge replica, unsigned entries of owned buckets can only be our own writes.
+    for (const [bucket, kv] of previous.lastBlock().storage) {
+      const pol = policyOf(bucket)
+      if (!pol.owned || !pol.ownerOf) continue
+      for (const [key, e] of kv) if (e.sig === null && !e.deleted && pol.ownerOf(key, e.value) === this.id) this.ledger.add(bucket, key, e.value)
     }
-    if (entries === 0) return
-    this.detected = true
-    if (signed && this.effectiveMode === 'off') {
-      // We wrote legacy entries before the network showed its mode; keep them by merging the block into a signing ledger.
-      this.effectiveMode = 'enforce'
-      const previous = this.ledger
-      this.ledger = this.newLedger('enforce')
-      this.ledger.update(previous.lastBlock())
-    }
-    const mode: OwnershipMode = signed ? 'enforce' : 'off'
-    this.log('debug', `network ledger is ${signed ? 'signed (ownership on)' : 'legacy (unsigned)'}: writing in ${mode} mode`)
-    if (mode !== this.effectiveMode) {
-      this.effectiveMode = mode
-      this.ledger = this.newLedger(mode)
-    }
+    this.announceSoon()
   }
 
   private scheduleSync(): void {

@@ -159,7 +159,9 @@ export class Bridge {
     if (ip === undefined) return
     const current = peer.ledger.getKey('machines', ip)
     const owner = current === undefined ? undefined : ownerFromPeerId(ip, current)
-    if (owner !== peer.id) {
+    // An entry of ours written before the ledger signed (auto mode) is written again, signed.
+    const unsigned = peer.ledger.signerId !== undefined && peer.ledger.lastBlock().storage.get('machines')?.get(ip)?.sig === null
+    if (owner !== peer.id || unsigned) {
       if (owner) this.opts.log?.(`address ${ip} is announced by ${owner}; claiming it`)
       peer.ledger.put('machines', ip, this.machine(ip))
       void peer.announce()

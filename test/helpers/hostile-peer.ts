@@ -22,6 +22,9 @@ import { createGzip, gzipSync } from 'node:zlib'
 import { gossipTopic, sealKey } from '../../src/crypto/derive.js'
 import { seal } from '../../src/crypto/seal.js'
 import type { GossipMessage } from '../../src/gossip/hub.js'
+import { checksum, encodeBlock, goTimeString, type Block, type ChecksumStyle } from '../../src/ledger/block.js'
+import { legacyEntry } from '../../src/ledger/entry.js'
+import { goJsonStringify } from '../../src/ledger/json.js'
 import { createHost, type PeerHost } from '../../src/peer/host.js'
 import type { NetworkToken } from '../../src/token/token.js'
 import { waitUntil } from './wait.js'
@@ -46,9 +49,28 @@ export interface HostilePeer {
   publishPayload(payload: Uint8Array | string, opts?: EnvelopeOptions): Promise<number>
   /** Publishes a ledger block: JSON text, or an object turned into JSON. */
   publishBlock(block: string | object, opts?: EnvelopeOptions): Promise<number>
+  /** Publishes a block (JSON text, or a Block in the legacy encoding) every `intervalMs` until stop(). */
+  flood(block: Block | string, intervalMs: number): void
+  /** Waits (bounded) until some peer is on the topic, so that what we publish goes out. */
+  onTopic(timeoutMs?: number): Promise<void>
   /** Messages received on the topic (raw data, author and forwarding peer). */
   received: { data: Uint8Array; from: string }[]
   stop(): Promise<void>
+}
+
+/**
+ * A block of unsigned entries, hashed the way v0.34 does (the most convincing
+ * legacy block), with a high index so whole-block replacement prefers it.
+ * Values are stored as given when they are strings (Data text), else as Go's
+ * json.Marshal of them.
+ */
+export function forgedBlock(buckets: Record<string, Record<string, unknown>>, opts: { index?: number; style?: ChecksumStyle } = {}): Block {
+  const storage: Block['storage'] = new Map()
+  for (const [b, kv] of Object.entries(buckets)) {
+    storage.set(b, new Map(Object.entries(kv).map(([k, v]) => [k, legacyEntry(typeof v === 'string' ? v : goJsonStringify(v))])))
+  }
+  const body = { index: opts.index ?? 1_000_000, timestamp: goTimeString(new Date()), storage, prevHash: 'f'.repeat(64) }
+  return { ...body, hash: checksum(body, opts.style ?? 'v0.34') }
 }
 
 export interface EnvelopeOptions {
@@ -84,13 +106,14 @@ export async function gzipBomb(inflatedBytes: number): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-export async function startHostilePeer(opts: { token: NetworkToken; t?: AfterContext }): Promise<HostilePeer> {
+/** `bootstrapPeers` are dialled at start and kept as gossipsub direct peers. */
+export async function startHostilePeer(opts: { token: NetworkToken; bootstrapPeers?: string[]; t?: AfterContext }): Promise<HostilePeer> {
   const { token } = opts
   const host = await createHost({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
     dht: false,
-    bootstrapPeers: [],
+    bootstrapPeers: opts.bootstrapPeers ?? [],
     maxMessageSize: token.maxMessageSize,
   })
   const pubsub = host.services.pubsub
@@ -112,6 +135,7 @@ export async function startHostilePeer(opts: { token: NetworkToken; t?: AfterCon
   const publish = async (data: Uint8Array): Promise<number> => (await pubsub.publish(topic(), data)).recipients.length
   const publishPayload = (payload: Uint8Array | string, o?: EnvelopeOptions): Promise<number> => publish(envelope(token, payload, o))
   let stopped: Promise<void> | undefined
+  const floods: NodeJS.Timeout[] = []
   const peer: HostilePeer = {
     id: host.peerId.toString(),
     p2pAddr: `${host.getMultiaddrs()[0].toString()}`,
@@ -125,8 +149,18 @@ export async function startHostilePeer(opts: { token: NetworkToken; t?: AfterCon
     publish,
     publishPayload,
     publishBlock: (block, o) => publishPayload(typeof block === 'string' ? block : JSON.stringify(block), o),
+    flood(block, intervalMs) {
+      const text = typeof block === 'string' ? block : encodeBlock(block, { legacy: true })
+      const t = setInterval(() => void publishPayload(text).catch(() => 0), intervalMs)
+      t.unref()
+      floods.push(t)
+    },
+    onTopic: (timeoutMs = 30_000) => waitUntil(() => pubsub.getSubscribers(topic()).length > 0, { timeoutMs, what: 'a peer on the topic next to the hostile peer' }),
     received,
-    stop: () => (stopped ??= host.stop()),
+    stop: () => {
+      for (const t of floods) clearInterval(t)
+      return (stopped ??= host.stop())
+    },
   }
   opts.t?.after(() => peer.stop())
   return peer
