@@ -40,9 +40,16 @@ const ENVELOPE_OVERHEAD = JSON.stringify({ Message: '', SenderID: '', Annotation
 /** Nonce and tag of a sealed payload. */
 const SEAL_OVERHEAD = 12 + 16
 
-/** Inflations running at once, and waiting; messages beyond that are ignored (not forwarded). */
+/**
+ * Inflations running at once, and the messages that may wait for one (in
+ * count and in bytes of message data); messages beyond that are ignored (not
+ * forwarded). The byte bound caps the memory a flood of large messages can
+ * hold; a burst of ordinary ledger blocks (a few KiB each, one per node and
+ * announcement round) fits many times over and is never dropped.
+ */
 const INFLATE_CONCURRENCY = 2
-const INFLATE_QUEUE = 32
+const INFLATE_QUEUE = 4096
+const INFLATE_QUEUE_BYTES = 64 * 1024 * 1024
 
 /** EdgeVPN's pubsub envelope; Go struct fields without tags, hence PascalCase. */
 export interface Envelope {
@@ -80,6 +87,7 @@ export class GossipHub extends EventEmitter<HubEvents> {
   private readonly opened = new WeakMap<GossipMessage, Uint8Array>()
   private inflating = 0
   private readonly waiting: (() => void)[] = []
+  private waitingBytes = 0
   private readonly onMessage = (evt: CustomEvent<GossipMessage>): void => this.receive(evt.detail)
   private readonly validator: TopicValidator = (from, msg) => this.validate(from.toString(), msg)
 
@@ -186,10 +194,15 @@ export class GossipHub extends EventEmitter<HubEvents> {
       return drop('ignore', 'envelope is not JSON')
     }
     if (typeof envelope?.Message !== 'string') return drop('ignore', 'envelope has no Message')
-    if (this.waiting.length >= INFLATE_QUEUE) return drop('ignore', 'too many payloads waiting to be inflated')
+    const size = msg.data.length
+    if (this.waiting.length >= INFLATE_QUEUE || this.waitingBytes + size > INFLATE_QUEUE_BYTES) return drop('ignore', 'too many payloads waiting to be inflated')
     const sealed = this.open(envelope.Message)
     if (!sealed) return drop('ignore', 'payload could not be unsealed with the current or previous key')
-    if (this.inflating >= INFLATE_CONCURRENCY) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    if (this.inflating >= INFLATE_CONCURRENCY) {
+      this.waitingBytes += size
+      await new Promise<void>((resolve) => this.waiting.push(resolve))
+      this.waitingBytes -= size
+    }
     this.inflating++
     try {
       this.opened.set(msg, await inflate(sealed, this.inflateLimit))
