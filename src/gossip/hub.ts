@@ -128,6 +128,11 @@ export class GossipHub extends EventEmitter<HubEvents> {
     return this.topic ? this.pubsub.getSubscribers(this.topic).map(String) : []
   }
 
+  /** Messages being opened by the topic validator or waiting for it (delivered shortly unless dropped). */
+  get pending(): number {
+    return this.inflating + this.waiting.length
+  }
+
   /** Size of the envelope that carries a payload of `gzipped` compressed bytes. */
   static envelopeSize(gzipped: number): number {
     return ENVELOPE_OVERHEAD + 2 * (SEAL_OVERHEAD + gzipped)

@@ -26,7 +26,9 @@ export interface JoinOptions extends PeerOptions {
  * least one ledger block was received from a peer, and then either every peer
  * on the network's topic has sent one or `settleMs` has passed (up to 12 s
  * while auto mode does not know the network's ownership mode yet, so that the
- * honest neighbours' own blocks are in). When no block arrived within the
+ * honest neighbours' own blocks are in), and no block arrived for the last
+ * half second (up to 3 s more), since the first block of a burst can be an
+ * old one replayed from a neighbour's gossip cache. When no block arrived within the
  * timeout, the error says what was tried and what was found.
  */
 export async function joinNetwork(opts: JoinOptions): Promise<PeerLedgerAccess> {
@@ -42,15 +44,24 @@ export async function joinNetwork(opts: JoinOptions): Promise<PeerLedgerAccess> 
 
 /** Longest settle time while the network's ownership mode is not known (Go announces every 10 s by default). */
 const UNKNOWN_SETTLE_MS = 12_000
+/** Once synced, how long no block may have arrived before the ledger is read, and the longest wait for that. */
+const QUIET_MS = 500
+const MAX_QUIET_WAIT_MS = 3000
 
 function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
   const settleMs = opts.settleMs ?? 1500
   const t0 = Date.now()
   return new Promise<void>((resolve, reject) => {
     let firstBlockAt: number | undefined
+    let readyAt: number | undefined
+    let lastBlockAt = 0
     const progress = (): void => {
       const r = peer.report()
       opts.onProgress?.({ phase: r.blocksReceived > 0 ? 'syncing' : 'discovering', peers: r.connectedPeers, blocks: r.blocksReceived })
+    }
+    const onBlock = (): void => {
+      lastBlockAt = Date.now()
+      check()
     }
     const check = (): void => {
       const r = peer.report()
@@ -65,13 +76,18 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
       // first: wait for every neighbour's own block (its signed entries win), up to UNKNOWN_SETTLE_MS.
       const settle = peer.networkKind === 'unknown' ? Math.max(settleMs, UNKNOWN_SETTLE_MS) : settleMs
       if (allHeard || Date.now() - firstBlockAt >= settle) {
+        // Blocks come in bursts (a neighbour's gossip cache replays its recent messages, oldest
+        // first possibly): the first one can be stale. Wait until the burst is over.
+        readyAt ??= Date.now()
+        const busy = Date.now() - lastBlockAt < QUIET_MS || peer.gossipPending > 0
+        if (busy && Date.now() - readyAt < MAX_QUIET_WAIT_MS) return progress()
         finish()
         opts.log?.('debug', `synced after ${Date.now() - t0} ms (${allHeard ? 'every topic peer sent a block' : 'settle time passed'})`)
         opts.onProgress?.({ phase: 'synced', peers: r.connectedPeers, blocks: r.blocksReceived })
         resolve()
       } else progress()
     }
-    const ticker = setInterval(check, 250)
+    const ticker = setInterval(check, 100)
     const timeout = setLongTimeout(() => {
       finish()
       // Blocks arrived but a neighbour stayed silent: use what we have.
@@ -85,10 +101,10 @@ function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
     const finish = (): void => {
       clearInterval(ticker)
       timeout.clear()
-      peer.off('block', check)
+      peer.off('block', onBlock)
       opts.signal?.removeEventListener('abort', onAbort)
     }
-    peer.on('block', check)
+    peer.on('block', onBlock)
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     progress()
   })
@@ -179,17 +195,22 @@ export class PeerLedgerAccess implements LedgerAccess {
   }
 
   async put(bucket: string, key: string, value: string, opts: WriteOptions = {}): Promise<void> {
-    this.peer.ledger.put(bucket, key, value)
+    const text = goJsonStringify(value)
     const mine = (): Entry | undefined => this.peer.ledger.lastBlock().storage.get(bucket)?.get(key)
+    this.peer.ledger.put(bucket, key, value)
+    // What we wrote, not what our replica holds now: a newer block that replaced our write is
+    // merged (or adopted) before it is checked, and must not count as a confirmation.
+    let written = mine()
     await this.publishAndConfirm(opts, `${bucket}/${key}`, {
       reapply: () => {
-        if (this.peer.ledger.getKey(bucket, key) !== goJsonStringify(value)) this.peer.ledger.put(bucket, key, value)
+        if (this.peer.ledger.getKey(bucket, key) === text) return
+        this.peer.ledger.put(bucket, key, value)
+        written = mine()
       },
       seen: (block) => {
-        const ours = mine()
         const theirs = block.storage.get(bucket)?.get(key)
-        if (!ours || !theirs || theirs.deleted) return false
-        return this.peer.effectiveMode === 'off' ? theirs.value === ours.value : theirs.owner === ours.owner && theirs.version >= ours.version
+        if (!written || !theirs || theirs.deleted || theirs.value !== text) return false
+        return this.peer.effectiveMode === 'off' || (theirs.owner === written.owner && theirs.version >= written.version)
       },
     })
   }

@@ -188,6 +188,11 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     return this.senders
   }
 
+  /** Gossip messages received but not yet opened and merged. */
+  get gossipPending(): number {
+    return this.hub.pending
+  }
+
   /** What auto mode has learnt about the network (`signed` or `legacy` for a fixed mode). */
   get networkKind(): NetworkKind {
     if (this.detector) return this.detector.kind
@@ -302,6 +307,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     }
     this.blocksReceived++
     this.senders.add(from)
+    this.log('debug', `block ${block.index} from ${from} (${[...block.storage.values()].reduce((n, kv) => n + kv.size, 0)} entries)`)
     if (this.detector) {
       this.detector.observe(from, block)
       this.follow(this.detector.decide(this.hub.subscribers()))

@@ -150,13 +150,6 @@ interface Flavour {
   ownership?: 'enforce'
 }
 
-/**
- * These fail in some runs (the no-master case on both versions, the others against v0.34.0) since the size limits, the topic validator and the new
- * auto-ownership rules came together (each passed on its own); reported as todo until the cause
- * is found, so the rest of the suite still guards everything else.
- */
-const LEGACY_FLAKY = 'intermittent against v0.34.0 since the size-limit, validator and auto-ownership changes met; cause not found yet'
-
 const FLAVOURS: Flavour[] = [
   { name: 'Go v0.35.3 --ownership enforce (as Kairos runs it)', version: 'v0.35.3', ownership: 'enforce' },
   { name: 'Go v0.34.0 (legacy ledger)', version: 'v0.34.0' },
@@ -249,7 +242,7 @@ for (const f of FLAVOURS) {
       assert.deepEqual((JSON.parse(viaApi.stdout) as typeof listed).map((n) => n.uuid), expected.map((n) => n.uuid))
     })
 
-    test('role set (confirmed) replaces a role a Go node wrote; both Go nodes then read it as Kairos does', { todo: f.version === 'v0.34.0' ? LEGACY_FLAKY : false }, async () => {
+    test('role set (confirmed) replaces a role a Go node wrote; both Go nodes then read it as Kairos does', async () => {
       const r = await runCli(['role', 'set', workerUuid, 'worker', ...viaToken(token, master), '--timeout', '30'])
       assert.equal(r.code, 0, show(r))
       assert.equal(r.stdout, `${workerUuid} is now worker\n`)
@@ -268,7 +261,7 @@ for (const f of FLAVOURS) {
       for (const n of nodes) assert.equal(await apiGet(n.api, NET, `${workerUuid}-role`), expectedText)
     })
 
-    test('role set --no-wait on a node without a role reaches the Go nodes', { todo: f.version === 'v0.34.0' ? LEGACY_FLAKY : false }, async () => {
+    test('role set --no-wait on a node without a role reaches the Go nodes', async () => {
       const r = await runCli(['role', 'set', spareUuid, 'master/clusterinit', '--no-wait', ...viaToken(token, worker), '--timeout', '30'])
       assert.equal(r.code, 0, show(r))
       const expectedText = JSON.stringify(goPutSegment('master/clusterinit'))
@@ -327,7 +320,7 @@ for (const f of FLAVOURS) {
     })
     after(() => node.stop())
 
-    test('get-kubeconfig fails within the timeout with one line saying no master is elected', { todo: LEGACY_FLAKY }, async () => {
+    test('get-kubeconfig fails within the timeout with one line saying no master is elected', async () => {
       const r = await runCli(['get-kubeconfig', ...viaToken(token, node), '--timeout', '10'], 30_000)
       assert.equal(r.code, 1, show(r))
       assert.equal(r.stdout, '')

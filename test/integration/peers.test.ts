@@ -8,6 +8,8 @@ import { startApiServer } from '../../src/api/server.js'
 import { joinNetwork } from '../../src/peer/access.js'
 import { EdgePeer } from '../../src/peer/peer.js'
 import { generateToken } from '../../src/token/token.js'
+import { encodeBlock } from '../../src/ledger/block.js'
+import { forgedBlock, startHostilePeer } from '../helpers/hostile-peer.js'
 
 async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
   const end = Date.now() + ms
@@ -66,4 +68,42 @@ test('peers with another token never exchange ledgers', async (t) => {
     joinNetwork({ token: generateToken(), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, bootstrapPeers: [a.host.getMultiaddrs()[0].toString()], timeoutMs: 4000 }),
     /connected to 1 peer\(s\) \(0 on this token's gossip topic\) but no ledger block arrived/,
   )
+})
+
+test('a burst of replayed blocks, oldest first: the ledger is read once the burst is over, not at its first block', async (t) => {
+  // A neighbour's gossip cache replays its recent messages in any order when we join; the
+  // first block of the burst can be an old one without the data the newest holds.
+  const token = generateToken()
+  const neighbour = await startHostilePeer({ token, t })
+  const joined = joinNetwork({
+    token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'auto',
+    bootstrapPeers: [neighbour.p2pAddr], timeoutMs: 20_000,
+  })
+  await neighbour.onTopic(15_000)
+  await neighbour.publishBlock(encodeBlock(forgedBlock({ other: { k: 'v' } }, { index: 1 }), { legacy: true }))
+  await new Promise((r) => setTimeout(r, 150))
+  await neighbour.publishBlock(encodeBlock(forgedBlock({ other: { k: 'v' }, kairos: { role: 'master' } }, { index: 2 }), { legacy: true }))
+  const b = await joined
+  t.after(() => b.close())
+  assert.equal(await b.get('kairos', 'role'), 'master')
+})
+
+test('a write replaced by a newer block from the network is not counted as confirmed (legacy ledger)', async (t) => {
+  const token = generateToken()
+  const neighbour = await startHostilePeer({ token, t })
+  const joined = joinNetwork({
+    token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'auto',
+    bootstrapPeers: [neighbour.p2pAddr], timeoutMs: 20_000,
+  })
+  await neighbour.onTopic(15_000)
+  await neighbour.publishBlock(encodeBlock(forgedBlock({ kairos: { role: '"master/ha"' } }, { index: 5 }), { legacy: true }))
+  const b = await joined
+  t.after(() => b.close())
+  assert.equal(b.peer.effectiveMode, 'off')
+  // The neighbour answers our write with a newer block of its own that lacks it, and never takes it.
+  const seen = neighbour.received.length
+  const write = b.put('kairos', 'role', 'worker', { timeoutMs: 5000 })
+  await until(() => (neighbour.received.length > seen ? true : undefined), 5000)
+  await neighbour.publishBlock(encodeBlock(forgedBlock({ kairos: { role: '"master/ha"' } }, { index: 1000 }), { legacy: true }))
+  await assert.rejects(write, /no peer confirmed the change/)
 })
