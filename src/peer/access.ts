@@ -244,11 +244,20 @@ export class PeerLedgerAccess implements LedgerAccess {
       const why = this.peer.unsendable
       return why === undefined ? undefined : new UserError(`could not publish ${what}: ${why}`, { hint: 'delete keys or write smaller values' })
     }
-    await this.peer.announce()
+    const timeoutMs = opts.timeoutMs ?? 30_000
+    let sent = await this.peer.announce()
     const refused = unsendable()
     if (refused) throw refused
-    if (opts.confirm === false) return
-    const timeoutMs = opts.timeoutMs ?? 30_000
+    if (opts.confirm === false) {
+      // Not waiting for a confirmation still means handing the change to at least one peer.
+      const end = Date.now() + timeoutMs
+      while (sent === 0) {
+        if (Date.now() > end) throw new UserError(`could not publish ${what}: no peer on the network's topic took it within ${Math.round(timeoutMs / 1000)}s`, { hint: 'retry without --no-wait to wait for a confirmation' })
+        await new Promise((r) => setTimeout(r, 250))
+        sent = await this.peer.announce()
+      }
+      return
+    }
     await new Promise<void>((resolve, reject) => {
       const onBlock = (from: string, block: Block): void => {
         if (from !== this.peer.id && check.seen(block)) done()
