@@ -4,8 +4,8 @@
  *
  * Each round runs every command once, in turn (so load on the machine hits
  * all of them alike), timed from spawn to exit. Prints min/median/max per
- * command, the CPU time (user+sys) median, and the ratio of each median to
- * Go's median of the same run.
+ * command, the CPU time (user+sys) median, the ratio of each median to
+ * Go's median of the same run, and each command's ratio to Go round by round.
  *
  * Usage: node --import tsx bench/startup.ts [rounds]   (default 15; needs `npm run build`)
  * BENCH_BASELINE=/path/to/other/bin/run.js adds the same commands of another
@@ -96,3 +96,9 @@ for (const c of cases) {
   console.log(c.name.padEnd(24) + row.map((v) => v.padStart(8)).join(''))
 }
 console.log('(milliseconds, spawn to exit; cpu = user+sys)')
+if (go) {
+  // Each command against Go in the same round, so a round slowed by the machine shows in both.
+  const goRounds = wall.get('Go edgevpn -g -b')!
+  console.log('x Go per round')
+  for (const c of cases.slice(0, -1)) console.log(c.name.padEnd(24) + wall.get(c.name)!.map((w, r) => (w / goRounds[r]).toFixed(1).padStart(6)).join(''))
+}

@@ -2,6 +2,7 @@ import http from 'node:http'
 import { ExitCode, UserError } from '../errors.js'
 import type { MachineEntry } from '../vpn/bridge.js'
 import { connectSocketProblem } from './socket-path.js'
+import type { PingErrorBody, PingResult } from './ping.js'
 
 /**
  * The longest request target sent: EdgeVPN's Go server reads 1 MiB of
@@ -149,7 +150,44 @@ export class ApiClient {
     return this.get<Record<string, string> | null>(`/api/ledger/${seg(bucket)}`, timeoutMs).then((v) => v ?? {})
   }
 
-  private request(method: string, path: string, timeoutMs: number, body?: string): Promise<string> {
+  // --- kairosctl bridge extensions --------------------------------------------
+
+  /**
+   * Has the bridge ping TARGET (VPN IP, hostname or peer ID) with its own
+   * host: GET /api/kairosctl/ping. Its errors become the same one-line errors
+   * `kairosctl ping --network-token` gives; a node without the route (Go
+   * EdgeVPN, an older bridge) is told apart.
+   */
+  async ping(target: string, opts: { count: number; intervalMs: number; timeoutSeconds: number }): Promise<PingResult> {
+    const q = new URLSearchParams({ target, count: String(opts.count), interval: String(opts.intervalMs), timeout: String(opts.timeoutSeconds) })
+    // The answer comes after the last ping: wait for every ping, each bounded by the timeout, and the first dial.
+    const waitMs = Math.min((opts.count + 1) * (opts.intervalMs + opts.timeoutSeconds * 1000) + 10_000, 2 ** 31 - 1)
+    const { status, text } = await this.exchange('GET', `/api/kairosctl/ping?${q}`, waitMs)
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = undefined
+    }
+    if (status === 200 && body && typeof body === 'object') return body as PingResult
+    const e = body as Partial<PingErrorBody> | undefined
+    if (e && typeof e.error === 'string') throw new UserError(e.error, { hint: e.hint, exitCode: typeof e.exitCode === 'number' ? e.exitCode : ExitCode.Failure })
+    if (status === 404) {
+      throw new UserError(`the API at ${this.address} cannot ping (only a kairosctl bridge of this version or later can)`, { hint: 'use --network-token to join the network and ping from here' })
+    }
+    throw new UserError(`the API at ${this.address} answered ${status} to a ping`, { hint: text.trim().slice(0, 200) })
+  }
+
+  private async request(method: string, path: string, timeoutMs: number, body?: string): Promise<string> {
+    const { status, text } = await this.exchange(method, path, timeoutMs, body)
+    if (status >= 400) {
+      const shown = path.length > 120 ? `${path.slice(0, 120)}… (${path.length} bytes)` : path
+      throw new UserError(`the API at ${this.address} answered ${status} to ${method} ${shown}`, { hint: text.trim().slice(0, 200) })
+    }
+    return text
+  }
+
+  private exchange(method: string, path: string, timeoutMs: number, body?: string): Promise<{ status: number; text: string }> {
     const url = new URL(path, this.base)
     return new Promise((resolve, reject) => {
       const req = http.request(
@@ -165,13 +203,7 @@ export class ApiClient {
         (res) => {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8')
-            if ((res.statusCode ?? 500) >= 400) {
-              const shown = path.length > 120 ? `${path.slice(0, 120)}… (${path.length} bytes)` : path
-              reject(new UserError(`the API at ${this.address} answered ${res.statusCode} to ${method} ${shown}`, { hint: text.trim().slice(0, 200) }))
-            } else resolve(text)
-          })
+          res.on('end', () => resolve({ status: res.statusCode ?? 500, text: Buffer.concat(chunks).toString('utf8') }))
         },
       )
       req.on('timeout', () => req.destroy(new Error('timed out')))

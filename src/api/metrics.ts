@@ -1,3 +1,4 @@
+import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { EdgePeer } from '../peer/peer.js'
 import type { Bridge } from '../vpn/bridge.js'
 import type { PeerTraffic, VpnSnapshot } from '../vpn/router.js'
@@ -14,10 +15,43 @@ export interface MetricsSnapshot {
   connectedPeers: number
   /** Peers that sent at least one ledger block. */
   blockSenders: number
-  /** Open libp2p connections. */
-  connections: { direction: 'inbound' | 'outbound'; type: 'direct' | 'relayed' }[]
+  /** Open libp2p connections; `transport` of the first hop (see transportOf), `limited` under a relay's data or time limit. */
+  connections: { direction: 'inbound' | 'outbound'; type: 'direct' | 'relayed'; transport: string; limited: boolean }[]
+  /** The DHT and its rendezvous rounds; undefined when the DHT is off. */
+  dht?: DhtSnapshot
   /** Undefined without a TUN device (`--no-tun`): no packets are routed. */
   vpn?: VpnSnapshot
+}
+
+export interface DhtSnapshot {
+  /** Peers in the Kademlia routing table. */
+  routingTablePeers: number
+  /** Rendezvous rounds and provider lookups completed. */
+  rounds: number
+  lookups: number
+  /** Bootstrap peers dialled each round (explicit, or the public Amino list), and how many answered at least once. */
+  bootstrapPeers: number
+  bootstrapReached: number
+  /** Distinct other peers found announcing the token's rendezvous, and how many we got connected to. */
+  providersFound: number
+  providersConnected: number
+  /** Lost network peers being redialled now. */
+  redialling: number
+}
+
+/**
+ * The transport of a connection's first hop, from its remote multiaddr
+ * (for a relayed one, the hop to the relay): tcp, quic, websocket,
+ * webtransport, webrtc, or other.
+ */
+export function transportOf(remoteAddr: string): string {
+  const hop = remoteAddr.split('/p2p-circuit')[0].split('/')
+  if (hop.includes('webrtc-direct') || hop.includes('webrtc')) return 'webrtc'
+  if (hop.includes('webtransport')) return 'webtransport'
+  if (hop.includes('ws') || hop.includes('wss')) return 'websocket'
+  if (hop.includes('quic-v1') || hop.includes('quic')) return 'quic'
+  if (hop.includes('tcp')) return 'tcp'
+  return 'other'
 }
 
 export const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -42,6 +76,8 @@ export function prometheusText(s: MetricsSnapshot): string {
   for (const direction of ['inbound', 'outbound']) {
     for (const type of ['direct', 'relayed']) connections.push([{ direction, type }, byConn.get(`${direction} ${type}`) ?? 0])
   }
+  const byTransport = new Map<string, number>([['tcp', 0]]) // the transport this peer has: always listed
+  for (const c of s.connections) byTransport.set(c.transport, (byTransport.get(c.transport) ?? 0) + 1)
   const out = [
     family('kairosctl_ledger_height', 'gauge', 'Index of the last ledger block.', [[{}, s.ledgerHeight]]),
     family('kairosctl_ledger_blocks_received_total', 'counter', 'Ledger blocks received from the network.', [[{}, s.blocksReceived]]),
@@ -49,7 +85,24 @@ export function prometheusText(s: MetricsSnapshot): string {
     family('kairosctl_topic_peers', 'gauge', "Peers subscribed to the network's gossip topic.", [[{}, s.topicPeers]]),
     family('kairosctl_connected_peers', 'gauge', 'Peers with an open libp2p connection.', [[{}, s.connectedPeers]]),
     family('kairosctl_connections', 'gauge', 'Open libp2p connections by direction and type.', connections),
+    family('kairosctl_connections_limited', 'gauge', "Open relayed connections under a relay's data or time limit.", [[{}, s.connections.filter((c) => c.limited).length]]),
+    family('kairosctl_transport_connections', 'gauge', 'Open libp2p connections by transport (of the first hop, for relayed ones).', [...byTransport].sort(([a], [b]) => (a < b ? -1 : 1)).map(([transport, n]) => [{ transport }, n])),
   ]
+  if (s.dht) {
+    const d = s.dht
+    out.push(
+      family('kairosctl_dht_routing_table_peers', 'gauge', 'Peers in the Kademlia routing table.', [[{}, d.routingTablePeers]]),
+      family('kairosctl_dht_rendezvous_rounds_total', 'counter', 'Rendezvous rounds completed (dial bootstrap peers, advertise, look up).', [[{}, d.rounds]]),
+      family('kairosctl_dht_rendezvous_lookups_total', 'counter', 'Lookups of rendezvous providers completed.', [[{}, d.lookups]]),
+      family('kairosctl_discovery_peers', 'gauge', 'Peers of each discovery source, by state.', [
+        [{ source: 'bootstrap', state: 'configured' }, d.bootstrapPeers],
+        [{ source: 'bootstrap', state: 'reached' }, d.bootstrapReached],
+        [{ source: 'rendezvous', state: 'found' }, d.providersFound],
+        [{ source: 'rendezvous', state: 'connected' }, d.providersConnected],
+      ]),
+      family('kairosctl_discovery_redialling_peers', 'gauge', 'Lost network peers being redialled now.', [[{}, d.redialling]]),
+    )
+  }
   if (s.vpn) {
     const { stats, queued, inFlight, traffic } = s.vpn
     const peers = [...traffic].sort(([a], [b]) => (a < b ? -1 : 1))
@@ -87,7 +140,20 @@ export function peerMetrics(peer: EdgePeer, bridge?: Bridge): MetricsSnapshot {
     blockSenders: report.blockSenders,
     topicPeers: report.topicPeers,
     connectedPeers: report.connectedPeers,
-    connections: peer.host.getConnections().map((c) => ({ direction: c.direction, type: c.remoteAddr.toString().includes('/p2p-circuit') ? 'relayed' : 'direct' })),
+    connections: peer.host.getConnections().map((c) => {
+      const addr = c.remoteAddr.toString()
+      return { direction: c.direction, type: addr.includes('/p2p-circuit') ? 'relayed' : 'direct', transport: transportOf(addr), limited: c.limits !== undefined }
+    }),
+    dht: report.dht && {
+      routingTablePeers: (peer.host.services.dht as Partial<SingleKadDHT> | undefined)?.routingTable?.size ?? 0,
+      rounds: report.dht.rounds,
+      lookups: report.dht.lookups,
+      bootstrapPeers: report.dht.bootstrapPeers,
+      bootstrapReached: report.dht.bootstrapReached,
+      providersFound: report.dht.providersFound,
+      providersConnected: report.dht.providersConnected,
+      redialling: report.dht.redialling,
+    },
     vpn: bridge?.vpnSnapshot(),
   }
 }

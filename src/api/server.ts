@@ -32,6 +32,8 @@ export interface ApiBackend {
   metrics?(): string
   /** Routes of our own (the dashboard), tried before EdgeVPN's; `target` is the request target as received. */
   serve?(method: string, target: string): ApiReply | undefined
+  /** Routes of our own that answer later (ping); undefined for other targets. `signal` aborts when the client goes away. */
+  serveLater?(method: string, target: string, signal: AbortSignal): Promise<ApiReply> | undefined
 }
 
 /**
@@ -369,7 +371,12 @@ export async function startApiServer(backend: ApiBackend, listen: string, opts: 
       })
       req.on('end', () => {
         try {
-          if (size <= maxBody) send(respond(backend, req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8')))
+          if (size > maxBody) return
+          const gone = new AbortController()
+          res.once('close', () => gone.abort())
+          const later = backend.serveLater?.(req.method ?? 'GET', req.url ?? '/', gone.signal)
+          if (later) later.then(send, fail)
+          else send(respond(backend, req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8')))
         } catch (err) {
           fail(err)
         }

@@ -10,11 +10,15 @@ export interface RendezvousReport {
   /** Bootstrap peers dialled each round, and how many of them answered at least once. */
   bootstrapPeers: number
   bootstrapReached: number
+  /** Completed rounds (each dials the bootstrap peers, then advertises and looks up the rendezvous). */
+  rounds: number
   /** Completed lookups of the rendezvous providers. */
   lookups: number
   /** Distinct other peers announcing this token's rendezvous, and how many we got connected to. */
   providersFound: number
   providersConnected: number
+  /** Lost network peers (bootstrap or topic peers) being redialled now. */
+  redialling: number
 }
 
 export interface DiscoveryOptions {
@@ -56,6 +60,7 @@ export class RendezvousDiscovery {
   private readonly providers = new Set<string>()
   private readonly connectedProviders = new Set<string>()
   private lookups = 0
+  private rounds = 0
   /** Peers to redial when lost: bootstrap peers (with their address) and remembered topic peers. */
   private readonly bootstrapAddrs = new Map<string, Multiaddr>()
   private readonly topicPeers = new Set<string>()
@@ -133,9 +138,11 @@ export class RendezvousDiscovery {
     return {
       bootstrapPeers: this.bootstrapPeers.length,
       bootstrapReached: this.bootstrapReached.size,
+      rounds: this.rounds,
       lookups: this.lookups,
       providersFound: this.providers.size,
       providersConnected: this.connectedProviders.size,
+      redialling: this.redials.size,
     }
   }
 
@@ -149,6 +156,7 @@ export class RendezvousDiscovery {
       await Promise.all(this.ring.map((r) => this.announceAndFind(r)))
     }
     if (this.stopped) return
+    this.rounds++
     const jitter = this.delay * (0.5 + Math.random())
     this.timer = setTimeout(() => void this.round(), jitter)
     this.timer.unref()

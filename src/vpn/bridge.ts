@@ -4,6 +4,7 @@ import { dashboardRoute, kairosctlVersion, type DashboardSource } from '../api/d
 import { peerBackend } from '../api/peer-backend.js'
 import { peerMetrics, prometheusText } from '../api/metrics.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
+import { pingRoute } from '../api/ping.js'
 import { UserError } from '../errors.js'
 import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
@@ -302,6 +303,7 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
         writes: opts.apiAllowWrites === true,
       }
       backend.serve = (method, target) => dashboardRoute(dashboard, method, target)
+      backend.serveLater = (method, target, signal) => pingRoute(peer, method, target, signal)
       api = await startApiServer(backend, opts.api, { maxBodyBytes: opts.peer.token.maxMessageSize, log: opts.log })
       opened.push(() => api!.close())
     }

@@ -76,5 +76,8 @@ test('the bridge refuses to replace a file at its socket path, replaces a stale 
   assert.match(metrics, /\nkairosctl_ledger_height [1-9]\d*\n/)
   assert.match(metrics, /\nkairosctl_ledger_blocks_received_total 0\n/)
   assert.match(metrics, /\nkairosctl_connections\{direction="outbound",type="direct"\} 0\n/)
+  assert.match(metrics, /\nkairosctl_transport_connections\{transport="tcp"\} 0\n/)
+  assert.match(metrics, /\nkairosctl_connections_limited 0\n/)
   assert.doesNotMatch(metrics, /kairosctl_vpn_/)
+  assert.doesNotMatch(metrics, /kairosctl_(dht|discovery)_/, '--no-dht: no DHT families')
 })

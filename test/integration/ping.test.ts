@@ -2,16 +2,25 @@
  * `kairosctl ping` through the built CLI (node bin/run.js; `npm test` builds
  * first) against a real in-process peer on loopback: the target found by VPN
  * IP, hostname and peer ID, --json, and one-line errors for targets that are
- * unknown, ambiguous or unreachable. Target resolution rules: unit tests below.
+ * unknown, ambiguous or unreachable; then the same through the API of an
+ * in-process bridge without TUN (--api), which pings with its own host.
+ * Target resolution rules: unit tests below.
  */
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { healthcheckTime } from '../../src/ledger/policy.js'
 import { EdgePeer } from '../../src/peer/peer.js'
 import { resolvePingTarget } from '../../src/peer/ping.js'
 import { generateToken } from '../../src/token/token.js'
+import { runBridge } from '../../src/vpn/bridge.js'
 import { assertOneErrorLine, run } from '../helpers/cli.js'
+import { waitFor } from '../helpers/wait.js'
 
 const A = '12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'
 const B = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -75,5 +84,61 @@ test('kairosctl ping against an in-process peer', async (t) => {
 
   const noToken = await run(['ping', '10.1.0.7'])
   assert.equal(noToken.code, 2)
-  assertOneErrorLine(noToken, 'ping joins the network: pass --network-token', 'no token')
+  assertOneErrorLine(noToken, 'ping needs a network: pass --network-token', 'no token')
+})
+
+test('kairosctl ping --api: a bridge (no TUN) pings with its own host', async (t) => {
+  const token = generateToken()
+  const a = await EdgePeer.start({ token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'enforce', syncIntervalMs: 500 })
+  t.after(() => a.stop())
+  a.ledger.put('machines', '10.1.0.7', { PeerID: a.id, Hostname: 'node-a', OS: 'linux', Arch: 'amd64', Address: '10.1.0.7', Version: 'test' })
+  a.ledger.put('healthcheck', a.id, healthcheckTime())
+  const addr = a.host.getMultiaddrs()[0].toString()
+  const dir = await mkdtemp(join(tmpdir(), 'kctl-ping-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const running = await runBridge({
+    peer: { token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, bootstrapPeers: [addr], ownership: 'enforce', syncIntervalMs: 500 },
+    address: '10.1.0.254/24',
+    api: `unix://${join(dir, 'api.sock')}`,
+  })
+  t.after(() => running.stop())
+  const api = ['--api', running.api!.address]
+  await waitFor(() => running.peer.ledger.getKey('machines', '10.1.0.7') !== undefined, { timeoutMs: 20_000, what: "node-a's machines entry on the bridge" })
+
+  const text = await run(['ping', 'node-a', '-c', '2', '--interval', '100', ...api])
+  assert.equal(text.code, 0, text.stderr)
+  const lines = text.stdout.trim().split('\n')
+  assert.equal(lines[0], `PING node-a (10.1.0.7, ${a.id}): direct via ${addr}`)
+  assert.match(lines[1], /^seq=1 time=\d+(\.\d+)? ms$/)
+  assert.match(lines[2], /^seq=2 time=\d+(\.\d+)? ms$/)
+  assert.match(lines[3], /^2 sent, 2 received, 0% lost; rtt min\/avg\/max [\d.]+\/[\d.]+\/[\d.]+ ms$/)
+
+  // The same JSON as with --network-token, the token in the environment losing to --api on the command line.
+  const json = await run(['ping', '10.1.0.7', '-c', '1', '--json', ...api], { EDGEVPNTOKEN: token.base64 })
+  assert.equal(json.code, 0, json.stderr)
+  const r = JSON.parse(json.stdout)
+  assert.deepEqual(Object.keys(r), ['target', 'route', 'replies', 'sent', 'received', 'minMs', 'avgMs', 'maxMs'])
+  assert.deepEqual(r.target, { input: '10.1.0.7', peerId: a.id, by: 'vpn-ip', address: '10.1.0.7', hostname: 'node-a' })
+  assert.deepEqual([r.route.direct, r.sent, r.received, typeof r.replies[0].rttMs], [true, 1, 1, 'number'])
+
+  const unknown = await run(['ping', '10.1.0.99', ...api])
+  assert.equal(unknown.code, 1)
+  assertOneErrorLine(unknown, 'no machine has the VPN address 10.1.0.99: known: 10.1.0.254, 10.1.0.7', 'unknown VPN IP')
+  const gone = await run(['ping', '12D3KooWRBhwfeP2Y9CDkFRBeZ1nfEV9ZtSnfbrqvnKP5PPqTq8Q', '--timeout', '3', ...api])
+  assert.equal(gone.code, 1)
+  assertOneErrorLine(gone, 'cannot reach 12D3KooWRBhwfeP2Y9CDkFRBeZ1nfEV9ZtSnfbrqvnKP5PPqTq8Q: no address is known for it: ', 'unreachable peer')
+  const self = await run(['ping', '10.1.0.254', '--json', ...api])
+  assert.equal(self.code, 2)
+  assert.match(JSON.parse(self.stdout).error, /^10\.1\.0\.254 is this peer itself: ping another node$/)
+  const both = await run(['ping', 'node-a', ...api, '--network-token', token.base64])
+  assert.equal(both.code, 2)
+  assertOneErrorLine(both, '--api and --network-token cannot be used together', 'both')
+
+  // An API without the route (Go EdgeVPN answers its file server's 404).
+  const goLike = http.createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n'))
+  await new Promise<void>((resolve) => goLike.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>((resolve) => goLike.close(() => resolve())))
+  const old = await run(['ping', 'node-a', '--api', `127.0.0.1:${(goLike.address() as AddressInfo).port}`])
+  assert.equal(old.code, 1)
+  assertOneErrorLine(old, `the API at 127.0.0.1:${(goLike.address() as AddressInfo).port} cannot ping`, 'API without the route')
 })

@@ -5,7 +5,7 @@ import type { DiscoveryReport } from '../../src/peer/peer.js'
 
 const base: DiscoveryReport = { modes: ['DHT rendezvous (public Amino DHT)'], connectedPeers: 0, topicPeers: 0, blocksReceived: 0, blockSenders: 0 }
 const dht = (d: Partial<NonNullable<DiscoveryReport['dht']>>): DiscoveryReport['dht'] => ({
-  bootstrapPeers: 5, bootstrapReached: 5, lookups: 3, providersFound: 0, providersConnected: 0, source: 'public', ...d,
+  bootstrapPeers: 5, bootstrapReached: 5, rounds: 3, lookups: 3, providersFound: 0, providersConnected: 0, redialling: 0, source: 'public', ...d,
 })
 
 test('join timeout: nodes announced on the DHT but none reachable names NAT and what to do', () => {

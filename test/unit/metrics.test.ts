@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { prometheusText, type MetricsSnapshot } from '../../src/api/metrics.js'
+import { prometheusText, transportOf, type MetricsSnapshot } from '../../src/api/metrics.js'
 import { respond, type ApiBackend } from '../../src/api/server.js'
 import { emptyRouterStats } from '../../src/vpn/router.js'
 
@@ -10,7 +10,13 @@ const snapshot: MetricsSnapshot = {
   topicPeers: 2,
   connectedPeers: 3,
   blockSenders: 1,
-  connections: [{ direction: 'outbound', type: 'direct' }, { direction: 'outbound', type: 'direct' }, { direction: 'inbound', type: 'relayed' }],
+  connections: [
+    { direction: 'outbound', type: 'direct', transport: 'tcp', limited: false },
+    { direction: 'outbound', type: 'direct', transport: 'tcp', limited: false },
+    { direction: 'inbound', type: 'relayed', transport: 'tcp', limited: true },
+    { direction: 'outbound', type: 'direct', transport: 'quic', limited: false },
+  ],
+  dht: { routingTablePeers: 17, rounds: 4, lookups: 8, bootstrapPeers: 5, bootstrapReached: 3, providersFound: 2, providersConnected: 1, redialling: 1 },
   vpn: {
     stats: { ...emptyRouterStats(), sent: 10, received: 20, droppedNoRoute: 1, droppedQueueFull: 2, droppedSendError: 3, rejectedStreams: 4, rejectedStreamsBusy: 8, streamsOpened: 5, inboundStreams: 9 },
     queued: new Map([['12D3KooWB', 3], ['12D3KooWA', 0]]),
@@ -44,9 +50,20 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   assert.equal(s.get('kairosctl_topic_peers'), 2)
   assert.equal(s.get('kairosctl_connected_peers'), 3)
   assert.equal(s.get('kairosctl_ledger_block_senders'), 1)
-  assert.equal(s.get('kairosctl_connections{direction="outbound",type="direct"}'), 2)
+  assert.equal(s.get('kairosctl_connections{direction="outbound",type="direct"}'), 3)
   assert.equal(s.get('kairosctl_connections{direction="inbound",type="relayed"}'), 1)
   assert.equal(s.get('kairosctl_connections{direction="inbound",type="direct"}'), 0)
+  assert.equal(s.get('kairosctl_connections_limited'), 1)
+  assert.equal(s.get('kairosctl_transport_connections{transport="tcp"}'), 3)
+  assert.equal(s.get('kairosctl_transport_connections{transport="quic"}'), 1)
+  assert.equal(s.get('kairosctl_dht_routing_table_peers'), 17)
+  assert.equal(s.get('kairosctl_dht_rendezvous_rounds_total'), 4)
+  assert.equal(s.get('kairosctl_dht_rendezvous_lookups_total'), 8)
+  assert.equal(s.get('kairosctl_discovery_peers{source="bootstrap",state="configured"}'), 5)
+  assert.equal(s.get('kairosctl_discovery_peers{source="bootstrap",state="reached"}'), 3)
+  assert.equal(s.get('kairosctl_discovery_peers{source="rendezvous",state="found"}'), 2)
+  assert.equal(s.get('kairosctl_discovery_peers{source="rendezvous",state="connected"}'), 1)
+  assert.equal(s.get('kairosctl_discovery_redialling_peers'), 1)
   assert.equal(s.get('kairosctl_vpn_packets_sent_total'), 10)
   assert.equal(s.get('kairosctl_vpn_packets_received_total'), 20)
   assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="no_route"}'), 1)
@@ -64,8 +81,28 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   // Counters end in _total; nothing else does.
   assert.match(prometheusText(snapshot), /# TYPE kairosctl_vpn_packets_sent_total counter\n/)
   assert.match(prometheusText(snapshot), /# TYPE kairosctl_ledger_height gauge\n/)
-  // Without a TUN device there is nothing to route: no VPN families.
+  assert.match(prometheusText(snapshot), /# TYPE kairosctl_dht_rendezvous_rounds_total counter\n/)
+  // Without a TUN device there is nothing to route: no VPN families. Without the DHT, no DHT or discovery families.
   assert.doesNotMatch(prometheusText({ ...snapshot, vpn: undefined }), /kairosctl_vpn_/)
+  const bare = samples(prometheusText({ ...snapshot, dht: undefined, connections: [] }))
+  assert.equal([...bare.keys()].some((k) => /^kairosctl_(dht|discovery)_/.test(k)), false)
+  assert.equal(bare.get('kairosctl_transport_connections{transport="tcp"}'), 0, 'tcp is listed even with no connection')
+  assert.equal(bare.get('kairosctl_connections_limited'), 0)
+  // Each family's HELP and TYPE once, every sample of it right after them.
+  const text = prometheusText(snapshot)
+  const names = [...text.matchAll(/^# TYPE (\w+) /gm)].map((m) => m[1])
+  assert.equal(new Set(names).size, names.length)
+  for (const name of names) assert.match(text, new RegExp(`# HELP ${name} [^\n]+\n# TYPE ${name} (counter|gauge)\n(${name}(\\{[^}]*\\})? \\d+\n)+`))
+})
+
+test('transport of a connection, from its remote address (relayed: the hop to the relay)', () => {
+  assert.equal(transportOf('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWA'), 'tcp')
+  assert.equal(transportOf('/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWR/p2p-circuit/p2p/12D3KooWA'), 'tcp')
+  assert.equal(transportOf('/ip4/1.2.3.4/udp/4001/quic-v1'), 'quic')
+  assert.equal(transportOf('/dns4/x.example/tcp/443/wss'), 'websocket')
+  assert.equal(transportOf('/ip4/1.2.3.4/udp/4001/quic-v1/webtransport/certhash/u1'), 'webtransport')
+  assert.equal(transportOf('/ip6/::1/udp/9/webrtc-direct'), 'webrtc')
+  assert.equal(transportOf('/unix/tmp%2Fs'), 'other')
 })
 
 test('GET /metrics serves the backend\'s text; without metrics it is an unknown path', () => {
