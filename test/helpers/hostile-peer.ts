@@ -159,7 +159,7 @@ export async function startHostilePeer(opts: { token: NetworkToken; bootstrapPee
     received,
     stop: () => {
       for (const t of floods) clearInterval(t)
-      return (stopped ??= host.stop())
+      return (stopped ??= Promise.resolve(host.stop()))
     },
   }
   opts.t?.after(() => peer.stop())

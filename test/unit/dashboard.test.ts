@@ -49,7 +49,7 @@ function source(opts: { writes?: boolean; vpn?: boolean } = {}) {
     vpn: () =>
       opts.vpn === false
         ? undefined
-        : { stats: { ...emptyRouterStats(), sent: 5, received: 3 }, traffic: new Map([[GO, { packetsOut: 5, bytesOut: 420, packetsIn: 3, bytesIn: 252 }]]), queued: new Map([[GO, 2]]) },
+        : { stats: { ...emptyRouterStats(), sent: 5, received: 3 }, traffic: new Map([[GO, { packetsOut: 5, bytesOut: 420, packetsIn: 3, bytesIn: 252 }]]), queued: new Map([[GO, 2]]), inFlight: 0 },
     version: '1.2.3',
     writes: opts.writes ?? false,
     now: () => NOW,
