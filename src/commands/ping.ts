@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
-import { networkFlags, openLedger, type NetworkFlagValues } from '../cli/network.js'
+import { networkFlags, openLedger } from '../cli/network.js'
 import { UsageError, UserError } from '../errors.js'
 import type { PeerLedgerAccess } from '../peer/access.js'
 import { describeTarget, pingPeer, resolvePingTarget, type PingReply, type PingRoute } from '../peer/ping.js'
@@ -26,7 +26,7 @@ export default class Ping extends BaseCommand<typeof Ping> {
   async run(): Promise<void> {
     const f = this.flags
     if (!f['network-token']) throw new UsageError('ping joins the network', 'pass --network-token (or set EDGEVPNTOKEN)')
-    const access = (await openLedger(f as unknown as NetworkFlagValues, (line) => this.progress(line))) as PeerLedgerAccess
+    const access = (await openLedger(f, (line) => this.progress(line))) as PeerLedgerAccess
     this.clearProgress()
     const abort = new AbortController()
     const stop = (): void => abort.abort()

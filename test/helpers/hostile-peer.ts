@@ -30,7 +30,7 @@ import type { NetworkToken } from '../../src/token/token.js'
 import { waitUntil } from './wait.js'
 
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void
+  after(fn: () => unknown): void
 }
 
 export interface HostilePeer {

@@ -174,6 +174,7 @@ test('the page: served at the root with a strict policy, and loads nothing from 
     assert.doesNotMatch(r.body, /https?:\/\/|@import|\/\/[a-z0-9.-]+\.[a-z]{2,}\//i, `${path} refers to nothing outside the bridge`)
   }
   // Without the dashboard the root is EdgeVPN's 404, as before.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- dropped, never called
   const { serve: _, ...plain } = backend
   assert.equal(respond(plain, 'GET', '/', '').status, 404)
 })
