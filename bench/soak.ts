@@ -17,7 +17,7 @@ const slice = Number(process.env.BENCH_SOAK_SLICE ?? 30)
 const perMinute = Math.max(1, Math.round(60 / slice))
 
 const lab = await startLab()
-let failed = false
+let failed: boolean
 try {
   const { a, b, bridge } = lab.ns
   const idle = lab.bridgeRss()

@@ -58,7 +58,7 @@ function once(c: Case): Promise<{ wall: number; cpu: number }> {
   return new Promise((done, fail) => {
     const child = spawn(file, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
     let err = ''
-    child.stderr.on('data', (d: Buffer) => (err += d))
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
     child.on('error', fail)
     child.on('close', (code) => {
       const wall = performance.now() - t0

@@ -176,7 +176,7 @@ function lineReader(child: ChildProcess): (what: string, timeoutMs: number) => P
   let wake: (() => void) | undefined
   createInterface({ input: child.stdout! }).on('line', (l) => {
     try {
-      queue.push(JSON.parse(l))
+      queue.push(JSON.parse(l) as Record<string, unknown>)
     } catch {
       process.stderr.write(`${l}\n`)
     }
@@ -228,11 +228,11 @@ async function main(): Promise<void> {
         const dev = run(['device', io, mode])
         const devNext = lineReader(dev)
         await devNext('ready', 20_000)
-        dev.stdin!.write('start\n')
+        dev.stdin.write('start\n')
         const cli = run(['client', mode, String(window), String(seconds)])
         const cliNext = lineReader(cli)
         const result = await cliNext('client result', seconds * 1000 + 20_000)
-        dev.stdin!.write('stop\n')
+        dev.stdin.write('stop\n')
         const devResult = await devNext('device result', 10_000)
         say({ io, mode, window, client: result, device: devResult })
         await Promise.race([new Promise((r) => dev.once('exit', r)), new Promise((r) => setTimeout(r, 5_000))])

@@ -99,7 +99,7 @@ export async function startLab(): Promise<Lab> {
           await new Promise((r) => setTimeout(r, 300))
           const args = ['-c', to, '-t', String(seconds), '-J', '--connect-timeout', '5000', ...(reverse ? ['-R'] : [])]
           const r = await net.exec(from, 'iperf3', args, { timeoutMs: (seconds + 30) * 1000, allowFailure: true })
-          const end = JSON.parse(r.stdout).end
+          const end = (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } }).end
           return { mbit: end.sum_received.bits_per_second / 1e6, retransmits: end.sum_sent.retransmits ?? NaN }
         } catch {
           return { mbit: 0, retransmits: NaN }

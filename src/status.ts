@@ -211,6 +211,7 @@ export function shortPeerId(id: string): string {
 
 /** Ledger text is written by other machines: no control characters (escape sequences) reach the terminal, and cells stay short. */
 function safe(text: string, max = 60): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it replaces
   return clip(text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'), max)
 }
 

@@ -217,7 +217,7 @@ let packageVersion: string | undefined
 export function kairosctlVersion(): string {
   if (packageVersion === undefined) {
     try {
-      packageVersion = String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown')
+      packageVersion = String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown')
     } catch {
       packageVersion = 'unknown'
     }

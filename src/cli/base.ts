@@ -82,7 +82,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Print a value as JSON (for --json). */
   protected printJson(value: unknown): void {
-    process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n')
+    process.stdout.write(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n')
   }
 
   /** A transient status line on stderr, shown only on an interactive terminal and never with --json. */

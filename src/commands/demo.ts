@@ -76,8 +76,8 @@ function runSelf(args: string[], token: string): Promise<Step> {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, EDGEVPNTOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('close', (code) => resolve({ args, exitCode: code ?? 1, stdout, stderr }))
   })
 }

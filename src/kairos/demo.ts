@@ -69,7 +69,7 @@ export async function startDemoNetwork(opts: { nodes?: number; networkId?: strin
     const base = { token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'enforce' as const, syncIntervalMs: 2000 }
     const first = await EdgePeer.start(base)
     started.push(first)
-    const bootstrap = `${first.host.getMultiaddrs()[0]}`
+    const bootstrap = String(first.host.getMultiaddrs()[0])
     for (let i = 1; i < count; i++) started.push(await EdgePeer.start({ ...base, bootstrapPeers: [bootstrap] }))
 
     const kubeconfig = demoKubeconfig()

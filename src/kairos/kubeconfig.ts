@@ -164,6 +164,7 @@ export function validateKubeconfig(text: string, what = 'the kubeconfig'): void 
   const current = doc['current-context']
   if (!current) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: it has no current-context`)
   const ctx = contexts.find((c) => c.name === current)
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- current-context is whatever the YAML held, shown as String() shows it
   if (!ctx) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: current-context "${String(current)}" is not among its contexts`)
   if (!clusters.some((c) => c.name === ctx.cluster)) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: context "${ctx.name}" names cluster "${ctx.cluster}", which it does not define`)
   if (!users.some((u) => u.name === ctx.user)) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: context "${ctx.name}" names user "${ctx.user}", which it does not define`)
@@ -290,6 +291,7 @@ export async function waitForKubeconfig(
   if (signal?.aborted) throw cancelled(pending)
   consider(await access.data())
   if (result) return result
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what extractKubeconfig threw
   if (fatal) throw fatal
 
   let timedOut = false
@@ -306,6 +308,7 @@ export async function waitForKubeconfig(
     signal?.removeEventListener('abort', onAbort)
   }
   if (result) return result
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what extractKubeconfig threw
   if (fatal) throw fatal
   if (timedOut) {
     const waited = opts.startedAt === undefined ? timeoutMs : Date.now() - opts.startedAt

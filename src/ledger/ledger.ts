@@ -216,7 +216,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
           continue
         }
         let b = cur.get(bucket)
-        if (!b) cur.set(bucket, (b = new Map()))
+        if (!b) cur.set(bucket, (b = new Map<string, Entry>()))
         const ex = b.get(key)
         // Idle networks re-send the same block every few seconds: skip silently.
         if (ex && sameEntry(ex, inc)) continue
@@ -304,11 +304,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /** Stores several keys of one bucket in one block, as EdgeVPN's Add does. */
   addAll(bucket: string, values: ReadonlyMap<string, string> | Readonly<Record<string, string>>): boolean {
-    const list = values instanceof Map ? [...values.entries()] : Object.entries(values)
+    const list = values instanceof Map ? [...(values as ReadonlyMap<string, string>).entries()] : Object.entries(values as Readonly<Record<string, string>>)
     return this.commit('local', (cur) => {
       const now = this.now()
       let b = cur.get(bucket)
-      if (!b) cur.set(bucket, (b = new Map()))
+      if (!b) cur.set(bucket, (b = new Map<string, Entry>()))
       let changed = false
       for (const [key, dataText] of list) {
         const prev = b.get(key)

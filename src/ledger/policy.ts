@@ -116,7 +116,7 @@ export type HealthView =
   | Readonly<Record<string, string>>
 
 function healthOf(view: HealthView, peerId: string): string | undefined {
-  if (view instanceof Map) return view.get(peerId)
+  if (view instanceof Map) return (view as ReadonlyMap<string, string>).get(peerId)
   if (typeof (view as { getKey?: unknown }).getKey === 'function') {
     return (view as { getKey(bucket: string, key: string): string | undefined }).getKey(HEALTHCHECK_BUCKET, peerId)
   }

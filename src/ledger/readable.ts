@@ -54,7 +54,7 @@ export function prettyJson(value: unknown, indent = 2): string {
   // Each bigint becomes a string no value contains (a fresh random tag), then its digits.
   const tag = randomUUID()
   const big: string[] = []
-  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${tag}:${big.push(v.toString()) - 1}` : v), indent)
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${tag}:${big.push(v.toString()) - 1}` : v), indent)
   return big.reduce((t, digits, i) => t.replace(`"${tag}:${i}"`, digits), text)
 }
 

@@ -114,6 +114,7 @@ export class RendezvousDiscovery {
   }
 
   private redial(id: string, addr: Multiaddr | undefined, delay: number, giveUpAt: number): void {
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the callback catches the dial's errors itself
     const timer = setTimeout(async () => {
       const target = addr ?? peerIdFromString(id)
       if (this.stopped || this.host.getConnections(peerIdFromString(id)).length > 0) return this.redials.delete(id)
@@ -200,7 +201,7 @@ export class RendezvousDiscovery {
       await this.host.dial(id, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]) })
       this.connectedProviders.add(id.toString())
     } catch (err) {
-      this.opts.log?.(`provider ${id} not reachable: ${(err as Error).message}`)
+      this.opts.log?.(`provider ${id.toString()} not reachable: ${(err as Error).message}`)
     }
   }
 }

@@ -140,7 +140,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     // streams that arrive before the connection is fully set up (more than 10
     // of those would otherwise abort the connection).
     streamMuxers: [fast.wrap(yamux({ maxInboundStreams: 4096, maxOutboundStreams: 4096, maxEarlyStreams: 256 }))],
-    peerDiscovery: peerDiscovery as never,
+    peerDiscovery,
     services: services as never,
     connectionManager: { maxConnections: 512 },
   })

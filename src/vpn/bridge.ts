@@ -102,7 +102,7 @@ export class Bridge {
     this.every(this.opts.announceMs ?? 10_000, () => this.announceMachine())
     if (this.opts.tun) {
       this.router = new VpnRouter({
-        host: peer.host as never,
+        host: peer.host,
         tun: this.opts.tun,
         route: (ip) => this.owner(ip),
         accept: (id) => this.isMachine(id),
@@ -287,6 +287,7 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
     const peer = await EdgePeer.start({ ...opts.peer, log: (level, msg) => level !== 'debug' && opts.log?.(msg) })
     opened.push(() => peer.stop())
     let api: ApiServer | undefined
+    // eslint-disable-next-line prefer-const -- the API's closures above read it (undefined) before the bridge exists
     let bridge: Bridge | undefined
     if (opts.api) {
       const backend = peerBackend(peer)
@@ -308,7 +309,7 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
       opened.push(() => api!.close())
     }
     bridge = new Bridge({ peer, tun, address, ownershipTtl: opts.ownershipTtl, sendMode: opts.sendMode, log: opts.log })
-    opened.push(() => bridge!.stop())
+    opened.push(() => bridge.stop())
     await bridge.start()
     if (address === undefined) {
       const dhcp = opts.dhcp!

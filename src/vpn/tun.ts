@@ -183,6 +183,7 @@ type PipeCtor = new (type: number) => PipeHandle
 /** libuv's pipe handle, which accepts any pollable fd; undefined where `process.binding` is unavailable. */
 function pipeWrap(): { Pipe: PipeCtor; SOCKET: number } | undefined {
   try {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- saved only to be put back unchanged
     const saved = process.emitWarning
     // process.binding is a documentation-only deprecation (DEP0111); keep --pending-deprecation quiet about it.
     process.emitWarning = () => {}
@@ -425,7 +426,7 @@ class ThreadpoolTun extends TunBase {
         this.buffers.push(buffer)
         if (this.isClosed) return resolve(null)
         if (err) {
-          const code = (err as NodeJS.ErrnoException).code
+          const code = err.code
           return reject(new UserError(`reading TUN device ${this.name} failed: ${code ?? err.message}${code === 'EFAULT' ? ' (the interface was deleted)' : ''}`, { cause: err }))
         }
         resolve(packet)

@@ -183,7 +183,7 @@ describe('Go parity (edgevpn v0.35.3 packages)', { skip: goMissing ? 'Go toolcha
     const v = vectors
 
     it('vector tokens decode in Go to the vector fields', () => {
-      for (const t of Object.values(v.tokens) as { base64_std: string }[]) {
+      for (const t of Object.values<{ base64_std: string }>(v.tokens)) {
         const token = parseToken(t.base64_std)
         const go = runGo({ token: t.base64_std })
         assert.equal(go.config.room, v.inputs.keys.room)
@@ -198,7 +198,7 @@ describe('Go parity (edgevpn v0.35.3 packages)', { skip: goMissing ? 'Go toolcha
     it('derived table: Go agrees with the vectors except the DHT rendezvous at length 0', async () => {
       const disagreements: string[] = []
       for (const row of v.derived as Record<string, string | number>[]) {
-        const token = customToken({ interval: BigInt(row.interval as string), length: row.length as number })
+        const token = customToken({ interval: BigInt(row.interval), length: row.length as number })
         const [g] = runGo({ token: token.base64, times: [row.unix as number] }).at ?? []
         assert.equal(g.topic, row.topic, `topic ${row.interval}/${row.length}/${row.unix}`)
         assert.equal(g.seal_key, row.seal_key, `seal key ${row.interval}/${row.length}/${row.unix}`)

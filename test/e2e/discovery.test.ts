@@ -85,8 +85,8 @@ describe('discovery of Go EdgeVPN nodes', () => {
 
     const portOf = (addr: string) => /\/tcp\/(\d+)/.exec(addr)?.[1]
     const goGo = async () => {
-      const a = (await go.remoteEndpoints()).some((ep) => ep.endsWith(`:${portOf(go2.listenAddrs[0]!)}`))
-      const b = (await go2.remoteEndpoints()).some((ep) => ep.endsWith(`:${portOf(go.listenAddrs[0]!)}`))
+      const a = (await go.remoteEndpoints()).some((ep) => ep.endsWith(`:${portOf(go2.listenAddrs[0])}`))
+      const b = (await go2.remoteEndpoints()).some((ep) => ep.endsWith(`:${portOf(go.listenAddrs[0])}`))
       return a || b
     }
     // Go nodes alone never find each other over the DHT on private addresses (their kad-dht stays a

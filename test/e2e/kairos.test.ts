@@ -117,8 +117,8 @@ function startCli(args: string[], limitMs = 90_000): { child: ChildProcess; done
   liveChildren.add(child)
   let stdout = ''
   let stderr = ''
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
   const killer = setTimeout(() => {
     stderr += `\n[test] killed after ${limitMs} ms`
     if (child.pid) try { process.kill(-child.pid, 'SIGKILL') } catch { /* gone */ }

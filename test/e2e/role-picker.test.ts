@@ -54,7 +54,7 @@ async function waitScreen(session: string, pattern: RegExp, what: string, timeou
       return pattern.test(last) ? last : undefined
     }, { timeoutMs, intervalMs: 150, what })
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- screen:\n${last}`)
+    throw new Error(`${(err as Error).message}\n--- screen:\n${last}`, { cause: err })
   }
 }
 
@@ -82,8 +82,8 @@ function runPlain(args: string[]): Promise<Run> {
     const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const killer = setTimeout(() => child.kill('SIGKILL'), 60_000)
     child.on('close', (code) => {
       clearTimeout(killer)

@@ -65,7 +65,7 @@ test(`${2 * PAIRS}-node network (${PAIRS} Go ${GO} enforce + ${PAIRS} TS peers) 
       listen: [`/ip4/127.0.0.1/tcp/${me.port}`],
       mdns: false,
       dht: false,
-      bootstrapPeers: i === 0 ? [] : [go[i - 1]!.addr],
+      bootstrapPeers: i === 0 ? [] : [go[i - 1].addr],
       ownership: 'auto',
       ownershipTtl: 120,
       syncIntervalMs: 2_000,
@@ -88,12 +88,12 @@ test(`${2 * PAIRS}-node network (${PAIRS} Go ${GO} enforce + ${PAIRS} TS peers) 
         ownership: 'enforce',
         listen: [`/ip4/127.0.0.1/tcp/${me.port}`],
         privkey: privateKeyToProtobuf(me.key),
-        bootstrapPeers: [ts[i]!.addr],
+        bootstrapPeers: [ts[i].addr],
         t,
       }),
     ),
   )
-  for (const [i, g] of goPeers.entries()) assert.equal(g.peerId, go[i]!.id, 'Go node uses the identity given')
+  for (const [i, g] of goPeers.entries()) assert.equal(g.peerId, go[i].id, 'Go node uses the identity given')
 
   const results = await settled
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`ts${i}: ${(r.reason as Error).message}`] : []))
@@ -140,7 +140,7 @@ test(`${2 * PAIRS}-node network (${PAIRS} Go ${GO} enforce + ${PAIRS} TS peers) 
       { timeoutMs: CONVERGE_MS, intervalMs: 1_000, what: `all ${2 * PAIRS} keys on all ${2 * PAIRS} nodes` },
     )
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${last.join('\n')}`)
+    throw new Error(`${(err as Error).message}\n${last.join('\n')}`, { cause: err })
   }
   t.diagnostic(`converged ${Date.now() - writesAt} ms after the writes started (${Date.now() - started} ms after start)`)
   for (const g of goPeers) {

@@ -304,7 +304,7 @@ async function defineTests(): Promise<void> {
       clearTimeout(timer)
       assert.notEqual(code, 'hung', `the worker did not exit within 5 s of close() (${io})`)
       assert.equal(code, 0, w.stderr())
-      t.diagnostic(`${io}: close() took ${closed.ms} ms, exit ${Math.round(performance.now() - t0)} ms later`)
+      t.diagnostic(`${io}: close() took ${String(closed.ms)} ms, exit ${Math.round(performance.now() - t0)} ms later`)
       const gone = await net.exec(ns, 'ip', ['link', 'show', 'dev', TUN_NAME], { allowFailure: true })
       assert.notEqual(gone.code, 0, `${TUN_NAME} still exists after close()`)
     })

@@ -74,7 +74,7 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
       { timeoutMs: 180_000, intervalMs: 500, what: 'edge nodes announcing relay addresses' },
     )
     settledS = Math.round((Date.now() - started) / 1000)
-    await apiPut(edges[0]!.api, 'wan', 'written-at-the-edge', 'hello-from-the-edge')
+    await apiPut(edges[0].api, 'wan', 'written-at-the-edge', 'hello-from-the-edge')
   })
 
   after(async () => {
@@ -86,10 +86,10 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     await lab.assertSealed()
     const home = await lab.addSiteHost(lab.home)
     const pub = await lab.addPublicHost()
-    const b1 = lab.publicNodes[0]!
+    const b1 = lab.publicNodes[0]
     assert.equal(await lab.group.ping(home.ns, b1.ip), true, 'site → internet')
     assert.equal(await lab.group.ping(b1.ns, home.ip), false, 'internet → site (no route)')
-    assert.equal(await lab.group.ping(home.ns, lab.edge.hosts[0]!.ip), false, 'site → other site LAN')
+    assert.equal(await lab.group.ping(home.ns, lab.edge.hosts[0].ip), false, 'site → other site LAN')
     assert.equal(await lab.group.ping(b1.ns, '8.8.8.8', { timeoutS: 1 }), false, 'no route out of the lab')
     // A UDP echo of the source address it sees: the home router keeps the port.
     lab.group.spawn(pub.ns, process.execPath, ['-e',
@@ -145,8 +145,8 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     assert.equal(r.code, 1)
     const lines = r.stderr.split('\n').filter(Boolean)
     assert.equal(lines.length, 1, r.stderr)
-    assert.match(lines[0]!, /^error: found [2-9] node\(s\) of this network through the DHT rendezvous but could not connect to any within 20s \(they are probably behind NAT/)
-    assert.match(lines[0]!, /make one node reachable/)
+    assert.match(lines[0], /^error: found [2-9] node\(s\) of this network through the DHT rendezvous but could not connect to any within 20s \(they are probably behind NAT/)
+    assert.match(lines[0], /make one node reachable/)
   })
 
   test('rung P: with one edge node public, kairosctl behind NAT finds it through the DHT rendezvous and reads the ledger', async (t) => {

@@ -30,7 +30,7 @@ interface SkippableContext {
   skip(message?: string): void;
 }
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void;
+  after(fn: () => unknown): void;
 }
 
 /** Directory holding `<version>/edgevpn`. */
@@ -485,6 +485,7 @@ export async function startGoPeer(options: StartGoPeerOptions): Promise<GoPeer> 
       `Go EdgeVPN ${options.version} did not start: ${message}\n` +
         `command: ${inNetns ? `ip netns exec ${options.netns} ` : ''}${redactedArgv.join(' ')}\n` +
         `--- logs ---\n${buffer.slice(-8_000)}`,
+      { cause: err },
     );
   }
 }

@@ -30,7 +30,7 @@ import type { NetworkToken } from '../../src/token/token.js'
 import { waitUntil } from './wait.js'
 
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void
+  after(fn: () => unknown): void
 }
 
 export interface HostilePeer {
@@ -159,7 +159,7 @@ export async function startHostilePeer(opts: { token: NetworkToken; bootstrapPee
     received,
     stop: () => {
       for (const t of floods) clearInterval(t)
-      return (stopped ??= host.stop())
+      return (stopped ??= Promise.resolve(host.stop()))
     },
   }
   opts.t?.after(() => peer.stop())

@@ -34,7 +34,7 @@ interface SkippableContext {
   skip(message?: string): void;
 }
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void;
+  after(fn: () => unknown): void;
 }
 
 export function isRoot(): boolean {

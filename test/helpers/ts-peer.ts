@@ -34,7 +34,7 @@ const REPO_ROOT = resolve(HERE, '..', '..')
 const MAIN = join(HERE, 'ts-peer-main.ts')
 
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void
+  after(fn: () => unknown): void
 }
 
 export interface StartTsPeerOptions extends Omit<MainOptions, 'listen' | 'privateKey'> {
@@ -163,7 +163,7 @@ export async function startTsPeer(options: StartTsPeerOptions): Promise<TsPeer> 
     for (const w of waiters.splice(0)) w.reject(new Error(`ts peer exited (code ${child.exitCode}, signal ${child.signalCode})`))
     for (const w of exitWaiters) w()
   })
-  const rl = createInterface({ input: child.stdout!, terminal: false })
+  const rl = createInterface({ input: child.stdout, terminal: false })
   rl.on('line', (line) => {
     let msg: { event?: string; ok?: boolean; value?: unknown; error?: string; message?: string } & Partial<ReadyInfo>
     try {
@@ -241,7 +241,7 @@ export async function startTsPeer(options: StartTsPeerOptions): Promise<TsPeer> 
   const command = <T>(line: string, timeoutMs = 45_000): Promise<T> => {
     if (!running()) return Promise.reject(new Error(`${describe()} is not running`))
     const answer = new Promise<T>((resolve, reject) => waiters.push({ resolve: resolve as (v: unknown) => void, reject }))
-    child.stdin!.write(`${line}\n`)
+    child.stdin.write(`${line}\n`)
     return withTimeout(answer, timeoutMs, `${describe()}: ${line.split(' ')[0]}`)
   }
 

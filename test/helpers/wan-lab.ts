@@ -35,7 +35,7 @@ import { createNamespaceGroup, run, type NamespaceGroup } from './netns.js'
 import { StopWaiting, waitFor } from './wait.js'
 
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void
+  after(fn: () => unknown): void
 }
 
 /** Every address the lab uses: the public segment, both LANs, EdgeVPN's VPN range, loopback. */
@@ -301,7 +301,7 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
     await waitFor(
       () => {
         for (const [i, node] of publicNodes.entries()) {
-          const c = children[i]!
+          const c = children[i]
           if (c.exitCode !== null || c.signalCode !== null) throw new StopWaiting(`wanboot ${node.seed} exited: ${node.logs().slice(-2000)}`)
         }
         return publicNodes.every((n) => n.events().some((e) => e.event === 'ready')) || undefined
@@ -331,7 +331,7 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
         for (const ns of group.list()) {
           const { stdout } = await group.exec(ns, 'ip', ['-4', 'route', 'show'])
           for (const route of stdout.split('\n').filter(Boolean)) {
-            const dest = route.split(' ')[0]!
+            const dest = route.split(' ')[0]
             const isSiteHost = edge.hosts.concat(home.hosts).some((h) => h.ns === ns)
             const ok =
               /^(11\.0\.0\.0\/16|192\.168\.(10|20)\.0\/24|10\.1\.0\.0\/24|224\.0\.0\.0\/4)$/.test(dest) ||

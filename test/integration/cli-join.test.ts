@@ -35,7 +35,7 @@ describe('joining with EDGEVPNBOOTSTRAPPEERS', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  const second = (): string => `${net.nodes[1].peer.host.getMultiaddrs()[0]}`
+  const second = (): string => String(net.nodes[1].peer.host.getMultiaddrs()[0])
 
   it('ledger ls, ledger get, get-kubeconfig, role list and status --network-token, with one address', async () => {
     const [ls, get, kube, roles, status] = await Promise.all([

@@ -14,7 +14,7 @@ import { sleep, waitFor } from '../helpers/wait.js'
 const MiB = 1 << 20
 
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void
+  after(fn: () => unknown): void
 }
 
 /** Our peer (a child process), a hostile peer and an observer, both connected only to ours. */

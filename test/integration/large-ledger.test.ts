@@ -13,7 +13,7 @@ import { startHostilePeer } from '../helpers/hostile-peer.js'
 import { waitFor } from '../helpers/wait.js'
 
 interface AfterContext {
-  after(fn: () => unknown | Promise<unknown>): void
+  after(fn: () => unknown): void
 }
 
 const MiB = 1 << 20

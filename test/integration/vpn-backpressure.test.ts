@@ -69,7 +69,7 @@ test('a stalled receiver: the link queue holds its limit, memory stays flat, sen
     await rb.stop()
     await Promise.all([a.stop(), b.stop()])
   })
-  await a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${r.port}/p2p/${b.peerId}`))
+  await a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${r.port}/p2p/${b.peerId.toString()}`))
   await identified(a, b)
 
   let seq = 0

@@ -349,7 +349,7 @@ test('--api unix://PATH replaces only a stale socket: a file, a directory or a l
   // A stale socket: left by a process that was killed; replaced.
   const stale = join(dir, 'stale.sock')
   const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await withTimeout(new Promise((r) => child.stdout!.once('data', r)), 10_000, 'the socket owner to listen')
+  await withTimeout(new Promise((r) => child.stdout.once('data', r)), 10_000, 'the socket owner to listen')
   child.kill('SIGKILL')
   await waitUntil(() => child.exitCode !== null || child.signalCode !== null, { what: 'the socket owner to die' })
   assert.ok((await stat(stale)).isSocket())

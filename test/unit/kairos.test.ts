@@ -424,6 +424,7 @@ describe('validateRole', () => {
 
 // ---------------------------------------------------------------------------
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- these tests walk the parsed kubeconfig YAML */
 describe('renameContext', () => {
   test('renames the context, its cluster and its user, and points current-context at it', () => {
     const out = renameContext(K3S_YAML, 'kairos')
@@ -467,6 +468,7 @@ describe('renameContext', () => {
     assert.throws(() => renameContext('apiVersion: v1\n', 'x'), (err: unknown) => err instanceof KubeconfigError && err.problem === 'invalid')
   })
 })
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 // ---------------------------------------------------------------------------
 

@@ -426,7 +426,7 @@ describe('malformed input never throws out of update', () => {
       } catch (err) {
         assert.equal((err as Error).name, 'BlockError')
       }
-      if (block) assert.doesNotThrow(() => dst.ledger.update(block!))
+      if (block) assert.doesNotThrow(() => dst.ledger.update(block))
     }
   })
 })

@@ -159,6 +159,7 @@ test('gatherStatus: a malformed --api is a usage error before anything is sent; 
 test('ledger text reaches the terminal without control characters, and clipped', () => {
   const s = buildStatus(inputs({ machines: [machine(N2, '10.1.0.2', `evil\x1b[2J\nhost${'x'.repeat(80)}`)] }), NOW)
   const text = renderStatus(s)
+  // eslint-disable-next-line no-control-regex -- no ANSI escape in the output
   assert.doesNotMatch(text, /\x1b/)
   assert.match(text, /^10\.1\.0\.2 +evil\?\[2J\?hostx+… +…kSCVe2Xo +12s ago +no$/m)
   assert.equal(s.machines[0].hostname.startsWith('evil\x1b[2J\n'), true, '--json keeps the value as stored')

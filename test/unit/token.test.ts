@@ -4,7 +4,6 @@ import { parseDocument } from 'yaml'
 import { generateToken, MAX_INT64, parseToken, parseTokenYaml, TokenError, tokenYaml } from '../../src/token/token.js'
 import { noVectors, vectors } from '../helpers/vectors.js'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const v = vectors
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890'
 

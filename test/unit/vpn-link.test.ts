@@ -170,7 +170,7 @@ describe('PeerLink', () => {
     }
     const stream = new ValveStream()
     const s = emptyRouterStats()
-    const l = new PeerLink({ open: async () => stream as unknown as Stream, limit: 64, stats: s, log: () => {} })
+    const l = new PeerLink({ open: async () => stream, limit: 64, stats: s, log: () => {} })
     l.push(packet(0))
     await until(() => s.sent === 1)
     const heapBefore = process.memoryUsage().heapUsed

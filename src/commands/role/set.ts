@@ -48,7 +48,7 @@ export default class RoleSet extends LedgerCommand<typeof RoleSet> {
         if (!role) role = await select({ message: 'Role', choices: KNOWN_ROLES.map((r) => ({ name: r, value: r })) })
       }
       this.progress(`setting ${uuid} to ${role}…`)
-      await setRole(access, f['network-id'], uuid!, role!, { confirm: f.wait, timeoutMs: f.timeout * 1000 })
+      await setRole(access, f['network-id'], uuid, role, { confirm: f.wait, timeoutMs: f.timeout * 1000 })
     })
     this.clearProgress()
     if (f.json) return this.printJson({ uuid, role, state: f.wait ? 'confirmed' : 'announced' })
