@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { ApiClient } from '../api/client.js'
 import { BaseCommand } from '../cli/base.js'
-import { networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
+import { networkFlags, openLedger, pickNetworkSource } from '../cli/network.js'
 import { UsageError, UserError } from '../errors.js'
 import type { PeerLedgerAccess } from '../peer/access.js'
 import type { PingReply, PingRoute, PingSummary, PingTarget } from '../peer/ping.js'
@@ -26,7 +26,7 @@ export default class Ping extends BaseCommand<typeof Ping> {
 
   override async init(): Promise<void> {
     await super.init()
-    pickNetworkSource(this.flags as unknown as NetworkFlagValues, this.argv)
+    pickNetworkSource(this.flags, this.argv)
   }
 
   async run(): Promise<void> {
@@ -54,7 +54,7 @@ export default class Ping extends BaseCommand<typeof Ping> {
     }
 
     if (!f['network-token']) throw new UsageError('ping needs a network', 'pass --network-token (or set EDGEVPNTOKEN) to join it, or --api URL of a running kairosctl bridge')
-    const access = (await openLedger(f as unknown as NetworkFlagValues, (line) => this.progress(line))) as PeerLedgerAccess
+    const access = (await openLedger(f, (line) => this.progress(line))) as PeerLedgerAccess
     this.clearProgress()
     const abort = new AbortController()
     const stop = (): void => abort.abort()
