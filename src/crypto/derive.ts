@@ -1,6 +1,5 @@
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
+import { createHash } from 'node:crypto'
 import type { NetworkToken } from '../token/token.js'
 import { md5hex, totp, unixNow } from './otp.js'
 
@@ -30,7 +29,38 @@ export function rendezvous(token: NetworkToken, now: Date = new Date()): string 
 
 /** The provider-record key for a rendezvous string: CIDv1, raw codec, sha2-256 of the UTF-8 text. */
 export async function rendezvousCid(value: string): Promise<CID> {
-  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(value)))
+  // Loaded here, not at start-up: commands that only show the CID use rendezvousCidText.
+  const { CID } = await import('multiformats/cid')
+  return CID.decode(rendezvousCidBytes(value))
+}
+
+/** The same CID as text (multibase base32, as CID.toString() prints it), without loading multiformats. */
+export function rendezvousCidText(value: string): string {
+  return 'b' + base32(rendezvousCidBytes(value))
+}
+
+/** CIDv1 (0x01), raw codec (0x55), multihash sha2-256 (0x12) of 32 bytes (0x20), then the digest. */
+function rendezvousCidBytes(value: string): Uint8Array {
+  return Uint8Array.from([0x01, 0x55, 0x12, 0x20, ...createHash('sha256').update(value, 'utf8').digest()])
+}
+
+/** RFC 4648 base32, lower case, no padding. */
+function base32(bytes: Uint8Array): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567'
+  let out = ''
+  let bits = 0
+  let acc = 0
+  for (const b of bytes) {
+    acc = (acc << 8) | b
+    bits += 8
+    while (bits >= 5) {
+      out += alphabet[(acc >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+    acc &= (1 << bits) - 1
+  }
+  if (bits > 0) out += alphabet[(acc << (5 - bits)) & 31]
+  return out
 }
 
 /** When a value rotating every `interval` seconds changes next, or null if never (within Date's range). */

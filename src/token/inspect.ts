@@ -2,7 +2,7 @@
  * What `token inspect` reports about a token: its fields (secrets masked or
  * not) and what peers derive from it at a given time, and that report as text.
  */
-import { gossipTopic, nextRotation, rendezvous, rendezvousCid, sealKey } from '../crypto/derive.js'
+import { gossipTopic, nextRotation, rendezvous, rendezvousCidText, sealKey } from '../crypto/derive.js'
 import { UsageError } from '../errors.js'
 import { MAX_INT64, type NetworkToken, type OtpConfig } from './token.js'
 
@@ -100,7 +100,7 @@ export async function inspectToken(token: NetworkToken, at: Date, show: (v: stri
       sealKey: { value: show(sealKey(token, at)), rotation: cryptoRotation },
       dhtRendezvous: {
         value: staticRv ? show(rv) : rv,
-        cid: (await rendezvousCid(rv)).toString(),
+        cid: rendezvousCidText(rv),
         static: staticRv,
         rotation: staticRv ? { next: null, inSeconds: null } : rotation(token.otp.dht.interval, at),
       },

@@ -3,7 +3,10 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { gossipTopic, nextRotation, rendezvous, rendezvousCid, sealKey } from '../../src/crypto/derive.js'
+import { gossipTopic, nextRotation, rendezvous, rendezvousCid, rendezvousCidText, sealKey } from '../../src/crypto/derive.js'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { md5hex, totp, unixNow } from '../../src/crypto/otp.js'
 import { SealError, seal, unseal } from '../../src/crypto/seal.js'
 import { MAX_INT64, parseTokenYaml, tokenYaml, type NetworkToken } from '../../src/token/token.js'
@@ -77,6 +80,14 @@ describe('EdgeVPN TOTP', () => {
     assert.equal(rendezvous(t, at(0)), KEYS.rendezvous)
     assert.equal(rendezvous(t, at(123456789)), KEYS.rendezvous)
     assert.equal((await rendezvousCid(KEYS.rendezvous)).toString(), 'bafkreifoh25hseegdwvq2ququjfw62g5gzj3w5pthhrcsqzeil73u64sna')
+  })
+
+  it('the CID text built without multiformats is the CID multiformats builds', async () => {
+    for (const value of [KEYS.rendezvous, '', 'a', 'ab', 'abc', 'abcd', 'abcde', 'é', md5hex('x')]) {
+      const expected = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(value)))
+      assert.equal(rendezvousCidText(value), expected.toString(), value)
+      assert.ok((await rendezvousCid(value)).equals(expected), value)
+    }
   })
 
   it('nextRotation lands on the next epoch multiple', () => {
