@@ -15,8 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ExitCode, UsageError, UserError } from '../errors.js'
 import type { PubSubLike } from '../gossip/hub.js'
-import { FastInbound } from './fast-inbound.js'
-import { withBatchedWrites } from './write-batching.js'
+import { HostPatches } from './patches/index.js'
 
 export interface HostOptions {
   privateKey: PrivateKey
@@ -50,45 +49,6 @@ export function goMessageId(msg: Message): Uint8Array {
   id.set(from)
   new DataView(id.buffer).setBigUint64(from.length, msg.sequenceNumber)
   return id
-}
-
-interface OutboundStreamLike {
-  push(data: Uint8Array): void
-  pushPrefixed(data: Uint8Array): void
-}
-
-/** An unsigned-varint length prefix and the data, as it-length-prefixed frames it, refusing more than `max` bytes. */
-export function lengthPrefixed(data: Uint8Array, max: number): Uint8Array {
-  if (data.length > max) throw new RangeError(`RPC of ${data.length} bytes exceeds max_message_size (${max})`)
-  const prefix: number[] = []
-  for (let n = data.length; ; n = Math.floor(n / 128)) {
-    if (n < 128) {
-      prefix.push(n)
-      break
-    }
-    prefix.push((n % 128) | 128)
-  }
-  const out = new Uint8Array(prefix.length + data.length)
-  out.set(prefix)
-  out.set(data, prefix.length)
-  return out
-}
-
-/**
- * js gossipsub frames every outbound RPC with it-length-prefixed's default
- * limit of 4 MiB, with no option to change it, and a larger RPC is dropped
- * with only a debug log. Go reads (and sends) RPCs up to the token's
- * max_message_size (EdgeVPN's pubsub.WithMaxMessageSize). Every outbound
- * stream gets a framer with that limit instead.
- */
-function liftOutboundLimit(pubsub: unknown, max: number): void {
-  const streams = (pubsub as { streamsOutbound?: unknown }).streamsOutbound
-  if (!(streams instanceof Map)) throw new Error('gossipsub has no streamsOutbound map: cannot raise its outbound message limit')
-  const set = streams.set.bind(streams) as (id: string, s: OutboundStreamLike) => Map<string, OutboundStreamLike>
-  streams.set = (id: string, stream: OutboundStreamLike) => {
-    stream.push = (data) => stream.pushPrefixed(lengthPrefixed(data, max))
-    return set(id, stream)
-  }
 }
 
 /**
@@ -129,23 +89,22 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     })
   }
 
-  const fast = new FastInbound()
+  const patches = new HostPatches()
   const node = await createLibp2p({
     start: false,
     privateKey: opts.privateKey,
     addresses: { listen: listen.map(String) },
     transports: [tcp()],
-    connectionEncrypters: [withBatchedWrites(noise())],
+    connectionEncrypters: [patches.connectionEncrypter(noise())],
     // EdgeVPN nodes open a stream per VPN packet: allow many streams at once, and
     // streams that arrive before the connection is fully set up (more than 10
     // of those would otherwise abort the connection).
-    streamMuxers: [fast.wrap(yamux({ maxInboundStreams: 4096, maxOutboundStreams: 4096, maxEarlyStreams: 256 }))],
+    streamMuxers: [patches.streamMuxer(yamux({ maxInboundStreams: 4096, maxOutboundStreams: 4096, maxEarlyStreams: 256 }))],
     peerDiscovery,
     services: services as never,
     connectionManager: { maxConnections: 512 },
   })
-  liftOutboundLimit(node.services.pubsub, opts.maxMessageSize)
-  fast.attach(node)
+  patches.attach(node, node.services.pubsub, opts.maxMessageSize)
   try {
     await node.start()
   } catch (err) {

@@ -2,7 +2,7 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ipDestination, PacketFramer } from './packet.js'
 import type { Tun } from './tun.js'
-import { fastInboundOf } from '../peer/fast-inbound.js'
+import { fastInboundOf } from '../peer/patches/index.js'
 
 /** EdgeVPN's VPN protocol: raw IP packets, no framing. */
 export const VPN_PROTOCOL = '/edgevpn/0.1'

@@ -1,5 +1,5 @@
 /**
- * The fast path for inbound streams (src/peer/fast-inbound.ts), between two of
+ * The fast path for inbound streams (src/peer/patches/fast-inbound.ts), between two of
  * our hosts on loopback: a stream of a registered protocol skips libp2p's
  * negotiation and reaches the fast handler with its bytes intact and the
  * remote peer; the opener sees the protocol confirmed; streams of other
@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId, Stream } from '@libp2p/interface'
-import { fastInboundOf } from '../../src/peer/fast-inbound.js'
+import { fastInboundOf } from '../../src/peer/patches/index.js'
 import { createHost, type PeerHost } from '../../src/peer/host.js'
 
 const FAST = '/kctl-test/fast/1'

@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import { afterEach, test } from 'node:test'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { batchSocketWrites } from '../../src/peer/write-batching.js'
+import { batchSocketWrites } from '../../src/peer/patches/write-batching.js'
 
 /** The parts of @libp2p/tcp's TCPSocketMultiaddrConnection that batching replaces or uses. */
 class FakeTcpConnection {

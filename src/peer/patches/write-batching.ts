@@ -18,6 +18,15 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  * needs draining (the socket's own 'drain' event follows) or once a turn has
  * collected MAX_PENDING bytes (then the flush sends the 'drain' itself when
  * the socket took everything without filling up).
+ *
+ * Written against @libp2p/tcp 11.0.28 and @libp2p/utils 7.4.1. @libp2p/tcp
+ * does not export its connection class (TCPSocketMultiaddrConnection in
+ * dist/src/socket-to-conn.js), so it is recognised by its shape
+ * (isTcpConnection) and its sendData, sendClose and sendReset, which
+ * @libp2p/utils' message stream calls, are replaced on the instance. If the
+ * shape changes, batching switches itself off without an error:
+ * writeBatchingStats counts what happened, and
+ * test/integration/libp2p-patches.test.ts fails when nothing was batched.
  */
 const MAX_PENDING = 256 * 1024
 
@@ -34,9 +43,19 @@ function isTcpConnection(stream: unknown): stream is TcpConnection {
   return typeof s.sendData === 'function' && typeof s.sendClose === 'function' && typeof s.sendReset === 'function' && typeof s.safeDispatchEvent === 'function' && typeof s.socket?.cork === 'function'
 }
 
+/**
+ * All connections of this process: those batched, those left alone (not
+ * recognised as TCP connections), and flushes (batches handed to the socket).
+ */
+export const writeBatchingStats = { batched: 0, skipped: 0, flushes: 0 }
+
 /** Makes a TCP connection's writes go out once per event-loop turn (see above). */
 export function batchSocketWrites(stream: unknown): void {
-  if (!isTcpConnection(stream)) return
+  if (!isTcpConnection(stream)) {
+    writeBatchingStats.skipped++
+    return
+  }
+  writeBatchingStats.batched++
   const { socket } = stream
   const sendClose = stream.sendClose.bind(stream)
   const sendReset = stream.sendReset.bind(stream)
@@ -51,6 +70,7 @@ export function batchSocketWrites(stream: unknown): void {
     pending = []
     pendingBytes = 0
     if (bufs.length === 0 || socket.destroyed || socket.writableEnded) return
+    writeBatchingStats.flushes++
     socket.cork()
     for (const buf of bufs) socket.write(buf)
     socket.uncork()

@@ -14,6 +14,16 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  * multistream-select's listener does, and the stream goes straight to the
  * registered handler. Anything else, including a stream that proposes another
  * protocol first, is handed back to libp2p with its bytes untouched.
+ *
+ * Written against libp2p 3.3.11, @libp2p/yamux 8.0.3 and @libp2p/utils 7.4.1
+ * (the stream classes, a dependency of both). What it relies on: libp2p's
+ * connection registers its inbound-stream listener with
+ * `muxer.addEventListener('stream', …)` (no public hook sees inbound streams
+ * before negotiation, so that call is intercepted), a connection's `streams`
+ * is its muxer's array, and a stream can be written to (`send`) and given
+ * bytes back (`unshift`) before libp2p has seen it. fastInboundStats counts
+ * when that worked; test/integration/libp2p-patches.test.ts fails when it
+ * stops working.
  */
 export type FastHandler = (stream: Stream, remotePeer: PeerId) => void
 
@@ -36,6 +46,12 @@ type StreamListener = (evt: CustomEvent<Stream>) => void
 type MuxerFactoryInit<C> = (components: C) => StreamMuxerFactory
 
 const byHost = new WeakMap<object, FastInbound>()
+
+/**
+ * All hosts of this process: muxers whose inbound-stream listener was
+ * intercepted, streams taken by the fast path, and streams handed to libp2p.
+ */
+export const fastInboundStats = { muxers: 0, fast: 0, passed: 0 }
 
 /** The fast path of a host made by createHost (undefined for other libp2p nodes). */
 export function fastInboundOf(host: object): FastInbound | undefined {
@@ -90,6 +106,7 @@ export class FastInbound {
     ;(muxer as { addEventListener: unknown }).addEventListener = (type: string, listener: unknown, options?: unknown) => {
       if (type !== 'stream' || typeof listener !== 'function') return add(type, listener, options)
       const libp2p = listener as StreamListener
+      fastInboundStats.muxers++
       add(type, (evt: CustomEvent<Stream>) => this.inbound(evt, libp2p, remotePeer), options)
     }
     return muxer
@@ -111,9 +128,11 @@ export class FastInbound {
       if (seen.length > 0) stream.unshift(seen)
       if (route && peer) {
         this.stats.fast++
+        fastInboundStats.fast++
         route.handler(stream, peer)
       } else {
         this.stats.passed++
+        fastInboundStats.passed++
         libp2p(evt) // libp2p negotiates (or, with the protocol set, skips to its handler)
       }
     }
