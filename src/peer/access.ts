@@ -153,6 +153,9 @@ export function syncTimeoutError(r: DiscoveryReport, timeoutMs: number): UserErr
   )
 }
 
+/** How long a `--no-wait` write on a legacy ledger is still re-applied until a peer holds it. */
+const LEGACY_NO_WAIT_MS = 6000
+
 /** Ledger access as a member of the network. */
 export class PeerLedgerAccess implements LedgerAccess {
   constructor(readonly peer: EdgePeer) {}
@@ -244,7 +247,8 @@ export class PeerLedgerAccess implements LedgerAccess {
       const why = this.peer.unsendable
       return why === undefined ? undefined : new UserError(`could not publish ${what}: ${why}`, { hint: 'delete keys or write smaller values' })
     }
-    const timeoutMs = opts.timeoutMs ?? 30_000
+    let timeoutMs = opts.timeoutMs ?? 30_000
+    let softTimeout = false
     let sent = await this.peer.announce()
     const refused = unsendable()
     if (refused) throw refused
@@ -256,7 +260,11 @@ export class PeerLedgerAccess implements LedgerAccess {
         await new Promise((r) => setTimeout(r, 250))
         sent = await this.peer.announce()
       }
-      return
+      // A legacy ledger replaces whole blocks: one announcement loses to a block of the same
+      // height written at the same moment. Give it a short while to be taken, without failing.
+      if (this.peer.effectiveMode !== 'off') return
+      timeoutMs = Math.min(timeoutMs, LEGACY_NO_WAIT_MS)
+      softTimeout = true
     }
     await new Promise<void>((resolve, reject) => {
       const onBlock = (from: string, block: Block): void => {
@@ -279,6 +287,7 @@ export class PeerLedgerAccess implements LedgerAccess {
       }, 2000)
       const timeout = setLongTimeout(() => {
         cleanup()
+        if (softTimeout) return resolve()
         reject(new UserError(`published ${what}, but no peer confirmed the change within ${Math.round(timeoutMs / 1000)}s`, {
           hint: this.peer.effectiveMode === 'off'
             ? 'the network may hold a newer ledger; retry'
