@@ -70,9 +70,8 @@ test('peers with another token never exchange ledgers', async (t) => {
   )
 })
 
-test('a burst of replayed blocks, oldest first: the ledger is read once the burst is over, not at its first block', async (t) => {
-  // A neighbour's gossip cache replays its recent messages in any order when we join; the
-  // first block of the burst can be an old one without the data the newest holds.
+/** Starts joining next to a peer that publishes only crafted legacy blocks; resolves once it sees us on the topic. */
+async function joinNextToCraftedPeer(t: { after(fn: () => unknown): void }) {
   const token = generateToken()
   const neighbour = await startHostilePeer({ token, t })
   const joined = joinNetwork({
@@ -80,23 +79,25 @@ test('a burst of replayed blocks, oldest first: the ledger is read once the burs
     bootstrapPeers: [neighbour.p2pAddr], timeoutMs: 20_000,
   })
   await neighbour.onTopic(15_000)
-  await neighbour.publishBlock(encodeBlock(forgedBlock({ other: { k: 'v' } }, { index: 1 }), { legacy: true }))
+  const publish = (buckets: Record<string, Record<string, unknown>>, index: number) => neighbour.publishBlock(encodeBlock(forgedBlock(buckets, { index }), { legacy: true }))
+  return { neighbour, joined, publish }
+}
+
+test('a burst of replayed blocks, oldest first: the ledger is read once the burst is over, not at its first block', async (t) => {
+  // A neighbour's gossip cache replays its recent messages in any order when we join; the
+  // first block of the burst can be an old one without the data the newest holds.
+  const { joined, publish } = await joinNextToCraftedPeer(t)
+  await publish({ other: { k: 'v' } }, 1)
   await new Promise((r) => setTimeout(r, 150))
-  await neighbour.publishBlock(encodeBlock(forgedBlock({ other: { k: 'v' }, kairos: { role: 'master' } }, { index: 2 }), { legacy: true }))
+  await publish({ other: { k: 'v' }, kairos: { role: 'master' } }, 2)
   const b = await joined
   t.after(() => b.close())
   assert.equal(await b.get('kairos', 'role'), 'master')
 })
 
 test('a write replaced by a newer block from the network is not counted as confirmed (legacy ledger)', async (t) => {
-  const token = generateToken()
-  const neighbour = await startHostilePeer({ token, t })
-  const joined = joinNetwork({
-    token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'auto',
-    bootstrapPeers: [neighbour.p2pAddr], timeoutMs: 20_000,
-  })
-  await neighbour.onTopic(15_000)
-  await neighbour.publishBlock(encodeBlock(forgedBlock({ kairos: { role: '"master/ha"' } }, { index: 5 }), { legacy: true }))
+  const { neighbour, joined, publish } = await joinNextToCraftedPeer(t)
+  await publish({ kairos: { role: '"master/ha"' } }, 5)
   const b = await joined
   t.after(() => b.close())
   assert.equal(b.peer.effectiveMode, 'off')
@@ -104,6 +105,6 @@ test('a write replaced by a newer block from the network is not counted as confi
   const seen = neighbour.received.length
   const write = b.put('kairos', 'role', 'worker', { timeoutMs: 5000 })
   await until(() => (neighbour.received.length > seen ? true : undefined), 5000)
-  await neighbour.publishBlock(encodeBlock(forgedBlock({ kairos: { role: '"master/ha"' } }, { index: 1000 }), { legacy: true }))
+  await publish({ kairos: { role: '"master/ha"' } }, 1000)
   await assert.rejects(write, /no peer confirmed the change/)
 })
