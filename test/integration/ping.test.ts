@@ -46,13 +46,19 @@ describe('resolvePingTarget', () => {
   })
 })
 
-test('kairosctl ping against an in-process peer', async (t) => {
+/** A live peer announcing the machine node-a at 10.1.0.7: what the ping tests ping. */
+async function startTarget(t: { after(fn: () => unknown): void }) {
   const token = generateToken()
   const a = await EdgePeer.start({ token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'enforce', syncIntervalMs: 500 })
   t.after(() => a.stop())
   a.ledger.put('machines', '10.1.0.7', { PeerID: a.id, Hostname: 'node-a', OS: 'linux', Arch: 'amd64', Address: '10.1.0.7', Version: 'test' })
   a.ledger.put('healthcheck', a.id, healthcheckTime())
   const addr = a.host.getMultiaddrs()[0].toString()
+  return { token, a, addr }
+}
+
+test('kairosctl ping against an in-process peer', async (t) => {
+  const { token, a, addr } = await startTarget(t)
   const join = ['--network-token', token.base64, '--no-mdns', '--no-dht', '--timeout', '20', '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap-peer', addr]
 
   const text = await run(['ping', '10.1.0.7', '-c', '2', '--interval', '100', ...join])
@@ -88,12 +94,7 @@ test('kairosctl ping against an in-process peer', async (t) => {
 })
 
 test('kairosctl ping --api: a bridge (no TUN) pings with its own host', async (t) => {
-  const token = generateToken()
-  const a = await EdgePeer.start({ token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'enforce', syncIntervalMs: 500 })
-  t.after(() => a.stop())
-  a.ledger.put('machines', '10.1.0.7', { PeerID: a.id, Hostname: 'node-a', OS: 'linux', Arch: 'amd64', Address: '10.1.0.7', Version: 'test' })
-  a.ledger.put('healthcheck', a.id, healthcheckTime())
-  const addr = a.host.getMultiaddrs()[0].toString()
+  const { token, a, addr } = await startTarget(t)
   const dir = await mkdtemp(join(tmpdir(), 'kctl-ping-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
   const running = await runBridge({
