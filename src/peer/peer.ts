@@ -307,7 +307,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     }
     this.blocksReceived++
     this.senders.add(from)
-    this.log('debug', `block ${block.index} from ${from} (${[...block.storage.values()].reduce((n, kv) => n + kv.size, 0)} entries)`)
+    if (this.opts.log) this.log('debug', `block ${block.index} from ${from} (${[...block.storage.values()].reduce((n, kv) => n + kv.size, 0)} entries)`)
     if (this.detector) {
       this.detector.observe(from, block)
       this.follow(this.detector.decide(this.hub.subscribers()))
