@@ -41,7 +41,7 @@ describe('the fast path', () => {
   })
 
   test('other forms and commands go through oclif, without semver', async () => {
-    for (const args of [['generate-token', '9000'], ['token', 'inspect', TOKEN, '--at', '0'], ['--help']]) {
+    for (const args of [['generate-token', '9000'], ['token', 'inspect', TOKEN, '--at', '0'], ['ledger', 'ls', '--json', '--help']]) {
       const r = await loaded(args)
       assert.ok(r.packages.has('@oclif/core'), args.join(' '))
       assert.ok(!r.packages.has('semver'), `${args.join(' ')} loaded semver`)
@@ -67,5 +67,22 @@ describe('the fast path', () => {
     assert.equal(yaml.stdout, tokenYaml(parseToken(Buffer.from(yaml.stdout).toString('base64'))))
     const [v1, v2] = await Promise.all([run(['--version']), run(['--version'], slow)])
     assert.equal(v1.stdout, v2.stdout)
+  })
+
+  test('help for the root, each topic and each command comes from the build, without oclif, as oclif prints it', async () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> }
+    const commands = Object.keys(manifest.commands).map((id) => [...id.split(':'), '--help'])
+    assert.ok(commands.length >= 10)
+    for (const args of [[], ['--help'], ['ledger'], ['role', '--help'], ['token'], ...commands]) {
+      const fast = await loaded(args)
+      assert.ok(!fast.packages.has('@oclif/core'), `${args.join(' ')} loaded @oclif/core`)
+      const full = await run(args, slow)
+      assert.equal(full.code, 0, full.stderr)
+      assert.equal(fast.stdout, full.stdout, args.join(' '))
+      assert.match(fast.stdout, /USAGE/)
+    }
+    // A narrow width asked for: oclif renders it.
+    const narrow = await loaded(['--help'], { OCLIF_COLUMNS: '50' })
+    assert.ok(narrow.packages.has('@oclif/core'))
   })
 })
