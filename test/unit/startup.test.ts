@@ -1,9 +1,10 @@
 /**
  * Start-up of the built CLI (node bin/run.js; `npm test` builds first):
- * generate-token and token inspect in their common forms, and --version, run
- * without loading oclif (src/cli/fast.ts) and print what the oclif commands
- * print; other commands do not load semver, generate-token does not load
- * yaml. Which modules load is checked, not how long it takes.
+ * generate-token and token inspect in their common forms, --version and help
+ * run without loading oclif (src/cli/fast.ts) and print what the oclif
+ * commands print; other commands do not load semver; generate-token and token
+ * inspect (of a token in the layout Go and kairosctl write) do not load yaml.
+ * Which modules load is checked, not how long it takes.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -38,6 +39,7 @@ describe('the fast path', () => {
       assert.ok(!r.packages.has('@oclif/core'), `${args.join(' ')} loaded @oclif/core`)
     }
     assert.ok(!(await loaded(['generate-token'])).packages.has('yaml'), 'generate-token loaded yaml')
+    assert.ok(!(await loaded(['token', 'inspect', TOKEN])).packages.has('yaml'), 'token inspect of a token in the usual layout loaded yaml')
   })
 
   test('other forms and commands go through oclif, without semver', async () => {
