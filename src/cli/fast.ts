@@ -4,6 +4,7 @@
  *
  *   --version
  *   generate-token [--yaml] [--json]
+ *   create-config [--json]
  *   token inspect [TOKEN] [--show-secrets] [--json]
  *   help: no arguments, a topic alone, `--help` after the root, a topic or a command
  *
@@ -66,6 +67,13 @@ export async function runFast(argv: string[], env: NodeJS.ProcessEnv = process.e
       const [{ DEFAULT_KEY_LENGTH, generateToken }, out] = await Promise.all([import('../token/token.js'), import('./token-output.js')])
       const token = generateToken()
       process.stdout.write(gen.flags.has('--json') ? json(out.generatedTokenReport(token, DEFAULT_KEY_LENGTH)) : out.generatedTokenText(token, gen.flags.has('--yaml')))
+      return true
+    }
+    const config = match(argv, ['create-config'], ['--json'], 0)
+    if (config) {
+      const [{ generateToken }, out] = await Promise.all([import('../token/token.js'), import('./token-output.js')])
+      const token = generateToken()
+      process.stdout.write(config.flags.has('--json') ? json(out.cloudConfigReport(token)) : out.cloudConfig(token.base64))
       return true
     }
     const inspect = match(argv, ['token', 'inspect'], ['--show-secrets', '--json'], 1)

@@ -9,3 +9,13 @@ export function generatedTokenText(token: NetworkToken, yaml: boolean): string {
 export function generatedTokenReport(token: NetworkToken, keyLength: number): Record<string, unknown> {
   return { token: token.base64, yaml: tokenYaml(token), interval: token.otp.crypto.interval.toString(), keyLength, maxMessageSize: token.maxMessageSize }
 }
+
+/** The cloud-config the Go kairosctl prints: a header, a blank line, then yaml.v3 output (4-space indent). */
+export function cloudConfig(tokenBase64: string): string {
+  return `#cloud-config\n\np2p:\n    network_token: ${tokenBase64}\n`
+}
+
+/** What `create-config --json` prints. */
+export function cloudConfigReport(token: NetworkToken): Record<string, unknown> {
+  return { config: cloudConfig(token.base64), token: token.base64, interval: token.otp.crypto.interval.toString() }
+}

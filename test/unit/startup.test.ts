@@ -33,8 +33,8 @@ const TOKEN = generateToken().base64
 const withoutTime = (text: string) => text.replace(/^at .*$/m, '').replace(/"at": ".*"/, '')
 
 describe('the fast path', () => {
-  test('generate-token, token inspect and --version load no oclif', async () => {
-    for (const args of [['generate-token'], ['generate-token', '--yaml', '--json'], ['token', 'inspect', TOKEN], ['token', 'inspect', '--json', '--show-secrets'], ['--version']]) {
+  test('generate-token, create-config, token inspect and --version load no oclif', async () => {
+    for (const args of [['generate-token'], ['generate-token', '--yaml', '--json'], ['token', 'inspect', TOKEN], ['token', 'inspect', '--json', '--show-secrets'], ['--version'], ['create-config'], ['create-config', '--json']]) {
       const r = await loaded(args, { EDGEVPNTOKEN: TOKEN })
       assert.ok(!r.packages.has('@oclif/core'), `${args.join(' ')} loaded @oclif/core`)
     }
@@ -67,6 +67,11 @@ describe('the fast path', () => {
     assert.match(text.stdout, /^[A-Za-z0-9+/]+=*\n$/)
     const yaml = await run(['generate-token', '--yaml'])
     assert.equal(yaml.stdout, tokenYaml(parseToken(Buffer.from(yaml.stdout).toString('base64'))))
+    const [c1, c2] = await Promise.all([run(['create-config', '--json']), run(['create-config', '--json'], slow)])
+    const [ca, cb] = [JSON.parse(c1.stdout), JSON.parse(c2.stdout)] as Record<string, string>[]
+    assert.deepEqual(Object.keys(ca), Object.keys(cb))
+    assert.equal(ca.config.replace(ca.token, 'T'), cb.config.replace(cb.token, 'T'))
+    assert.equal(ca.interval, cb.interval)
     const [v1, v2] = await Promise.all([run(['--version']), run(['--version'], slow)])
     assert.equal(v1.stdout, v2.stdout)
   })
