@@ -155,6 +155,8 @@ export function syncTimeoutError(r: DiscoveryReport, timeoutMs: number): UserErr
 
 /** How long a `--no-wait` write on a legacy ledger is still re-applied until a peer holds it. */
 const LEGACY_NO_WAIT_MS = 6000
+/** How long a confirmed write on a legacy ledger waits for the other topic peers once one holds it. */
+const LEGACY_SETTLE_MS = 10_000
 
 /** Ledger access as a member of the network. */
 export class PeerLedgerAccess implements LedgerAccess {
@@ -266,9 +268,31 @@ export class PeerLedgerAccess implements LedgerAccess {
       timeoutMs = Math.min(timeoutMs, LEGACY_NO_WAIT_MS)
       softTimeout = true
     }
+    // A legacy ledger replaces whole blocks, so one peer holding the change is not enough: a
+    // peer that wrote a block of the same height at the same moment announces its own, and the
+    // next block built on it drops the change again. There, wait until every peer on the topic
+    // that sends blocks has shown the change in its latest block (re-applying meanwhile).
+    const legacy = this.peer.effectiveMode === 'off'
+    const latest = new Map<string, boolean>()
+    const everyoneHolds = (): boolean => {
+      if (!legacy) return true
+      const onTopic = new Set(this.peer.topicPeers())
+      for (const sender of this.peer.syncedFrom) {
+        if (sender === this.peer.id || !onTopic.has(sender)) continue
+        if (latest.get(sender) !== true) return false
+      }
+      return true
+    }
     await new Promise<void>((resolve, reject) => {
+      let settle: NodeJS.Timeout | undefined
       const onBlock = (from: string, block: Block): void => {
-        if (from !== this.peer.id && check.seen(block)) done()
+        if (from === this.peer.id) return
+        const holds = check.seen(block)
+        latest.set(from, holds)
+        if (!holds) return
+        if (everyoneHolds()) return done()
+        // Someone holds it; a silent or stuck peer does not turn that into a failure.
+        settle ??= setTimeout(done, LEGACY_SETTLE_MS)
       }
       const fail = (err: unknown): void => {
         cleanup()
@@ -296,6 +320,7 @@ export class PeerLedgerAccess implements LedgerAccess {
       }, timeoutMs)
       const cleanup = (): void => {
         clearInterval(timer)
+        clearTimeout(settle)
         timeout.clear()
         this.peer.off('block', onBlock)
       }
