@@ -1,5 +1,5 @@
 import type { Command } from '@oclif/core'
-import type { LedgerAccess } from '../access.js'
+import type { LedgerAccess } from '../ledger-access/types.js'
 import { BaseCommand } from './base.js'
 import { networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from './network.js'
 

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs'
 import { Flags } from '@oclif/core'
-import type { LedgerAccess } from '../access.js'
-import { ApiLedgerAccess } from '../api/access.js'
+import type { LedgerAccess } from '../ledger-access/types.js'
+import { ApiLedgerAccess } from '../ledger-access/api.js'
 import { UsageError } from '../errors.js'
-import type { JoinProgress } from '../peer/access.js'
+import type { JoinProgress } from '../peer/join.js'
 import type { OwnershipSetting } from '../peer/peer.js'
 import { networkTokenFlag, readToken } from './flags.js'
 
@@ -99,7 +99,7 @@ export async function openLedger(flags: NetworkFlagValues, progress?: (line: str
     else if (p.phase === 'syncing') progress(`syncing ledger… ${p.peers} peers, ${p.blocks} blocks`)
   }
   // Loaded only when joining: the libp2p stack takes a while to load, and --api needs none of it.
-  const { joinNetwork } = await import('../peer/access.js')
+  const { joinNetwork } = await import('../ledger-access/network.js')
   return joinNetwork({
     token,
     identityFile: flags.identity,

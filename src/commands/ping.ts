@@ -3,7 +3,7 @@ import { ApiClient } from '../api/client.js'
 import { BaseCommand } from '../cli/base.js'
 import { networkFlags, openLedger, pickNetworkSource } from '../cli/network.js'
 import { UsageError, UserError } from '../errors.js'
-import type { PeerLedgerAccess } from '../peer/access.js'
+import type { PeerLedgerAccess } from '../ledger-access/network.js'
 import type { PingReply, PingRoute, PingSummary, PingTarget } from '../peer/ping.js'
 
 export default class Ping extends BaseCommand<typeof Ping> {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
 import { KAIROS_SOCKET, networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
-import type { PeerLedgerAccess } from '../peer/access.js'
+import type { PeerLedgerAccess } from '../ledger-access/network.js'
 import { DEFAULT_BRIDGE_API, gatherStatus, renderStatus } from '../status.js'
 
 export default class Status extends BaseCommand<typeof Status> {
