@@ -3,7 +3,8 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
 import { KAIROS_SOCKET, networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
 import type { PeerLedgerAccess } from '../ledger-access/network.js'
-import { DEFAULT_BRIDGE_API, gatherStatus, renderStatus } from '../status.js'
+import { renderStatus } from '../cli/render/status.js'
+import { DEFAULT_BRIDGE_API, gatherStatus } from '../status/gather.js'
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = "Show this node, its peers, the VPN's machines and their liveness, and the ledger height"
