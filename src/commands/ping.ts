@@ -1,9 +1,8 @@
 import { Args, Flags } from '@oclif/core'
 import { ApiClient } from '../api/client.js'
 import { BaseCommand } from '../cli/base.js'
-import { networkFlags, openLedger, pickNetworkSource } from '../cli/network.js'
+import { joinFromFlags, networkFlags, pickNetworkSource } from '../cli/network.js'
 import { UsageError, UserError } from '../errors.js'
-import type { PeerLedgerAccess } from '../ledger-access/network.js'
 import type { PingReply, PingRoute, PingSummary, PingTarget } from '../peer/ping.js'
 
 export default class Ping extends BaseCommand<typeof Ping> {
@@ -54,7 +53,7 @@ export default class Ping extends BaseCommand<typeof Ping> {
     }
 
     if (!f['network-token']) throw new UsageError('ping needs a network', 'pass --network-token (or set EDGEVPNTOKEN) to join it, or --api URL of a running kairosctl bridge')
-    const access = (await openLedger(f, (line) => this.progress(line))) as PeerLedgerAccess
+    const access = await joinFromFlags(f, (line) => this.progress(line))
     this.clearProgress()
     const abort = new AbortController()
     const stop = (): void => abort.abort()

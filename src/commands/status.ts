@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
-import { KAIROS_SOCKET, networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
-import type { PeerLedgerAccess } from '../ledger-access/network.js'
+import { joinFromFlags, KAIROS_SOCKET, networkFlags, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
 import { renderStatus } from '../cli/render/status.js'
 import { DEFAULT_BRIDGE_API, gatherStatus } from '../status/gather.js'
 
@@ -37,7 +36,7 @@ export default class Status extends BaseCommand<typeof Status> {
     const progress = (line: string): void => this.progress(line)
     const status = await gatherStatus({
       api: f.api,
-      join: f['network-token'] ? async () => (await openLedger(network, progress)) as PeerLedgerAccess : undefined,
+      join: f['network-token'] ? () => joinFromFlags(network, progress) : undefined,
       kairosSocket: { path: KAIROS_SOCKET, exists: () => existsSync(KAIROS_SOCKET) },
       timeoutMs: Math.min(f.timeout, 10) * 1000,
       progress,
