@@ -8,7 +8,27 @@ import { readToken } from '../cli/flags.js'
 import { networkFlags } from '../cli/network.js'
 import { untilSignal } from '../cli/signals.js'
 import { UsageError, UserError } from '../errors.js'
-import { DhcpAborted, runBridge, type RunningBridge } from '../vpn/bridge.js'
+import { DhcpAborted, runBridge, type AddressSource, type RunningBridge } from '../vpn/bridge.js'
+
+/**
+ * What `bridge --json` prints, one JSON document per state change: "up" once
+ * running, then "down" once stopped ("down" with a null address when stopped
+ * while still waiting for DHCP).
+ */
+export type BridgeJson =
+  | {
+      state: 'up'
+      peerId: string
+      /** The TUN interface, or null with --no-tun. */
+      interface: string | null
+      address: string
+      addressSource: AddressSource
+      leaseFile: string | null
+      /** The API's address, or null without an API. */
+      api: string | null
+      listen: string[]
+    }
+  | { state: 'down'; address?: null }
 
 const { api: _api, timeout: _timeout, ...peerFlags } = networkFlags
 
@@ -69,7 +89,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     } catch (err) {
       if (err instanceof DhcpAborted) {
         stop.done()
-        if (f.json) this.printJson({ state: 'down', address: null })
+        if (f.json) this.printJson<BridgeJson>({ state: 'down', address: null })
         else info('bridge down (stopped before DHCP assigned an address)')
         return
       }
@@ -85,7 +105,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
       api: running.api?.address ?? null,
       listen: running.peer.host.getMultiaddrs().map(String),
     }
-    if (f.json) this.printJson({ state: 'up', ...summary })
+    if (f.json) this.printJson<BridgeJson>({ state: 'up', ...summary })
     else {
       const from = { flag: '', lease: ' (from the lease)', dhcp: ' (from DHCP)', ledger: ' (from the ledger)' }[running.addressSource]
       info(`${chalk.green('bridge up')}: ${summary.interface ? `${summary.interface} ${running.address}` : `no TUN (${running.address} announced)`}${from}, peer ${summary.peerId}`)
@@ -95,7 +115,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     await stop.stopped()
     await running.stop()
     stop.done()
-    if (f.json) this.printJson({ state: 'down' })
+    if (f.json) this.printJson<BridgeJson>({ state: 'down' })
     else info('bridge down')
   }
 }

@@ -6,6 +6,15 @@ export function cloudConfig(tokenBase64: string): string {
   return `#cloud-config\n\np2p:\n    network_token: ${tokenBase64}\n`
 }
 
+/** What `create-config --json` prints. */
+export interface CreateConfigJson {
+  /** The cloud-config text. */
+  config: string
+  token: string
+  /** The OTP interval in seconds (decimal text: it can be MaxInt64). */
+  interval: string
+}
+
 export default class CreateConfig extends BaseCommand<typeof CreateConfig> {
   static override summary = 'Print a cloud-config with a new network token'
   static override description =
@@ -18,7 +27,7 @@ export default class CreateConfig extends BaseCommand<typeof CreateConfig> {
     const token = tokenFromInput(this.args.interval, this.flags['key-length'], this.flags['max-message-size'])
     const config = cloudConfig(token.base64)
     if (this.flags.json) {
-      this.printJson({ config, token: token.base64, interval: token.otp.crypto.interval.toString() })
+      this.printJson<CreateConfigJson>({ config, token: token.base64, interval: token.otp.crypto.interval.toString() })
       return
     }
     process.stdout.write(config)

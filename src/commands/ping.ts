@@ -5,6 +5,11 @@ import { joinFromFlags, networkFlags, pickNetworkSource } from '../cli/network.j
 import { UsageError, UserError } from '../errors.js'
 import type { PingReply, PingRoute, PingSummary, PingTarget } from '../peer/ping.js'
 
+/** What `ping --json` prints: the target and the summary of the pings. */
+export interface PingJson extends PingSummary {
+  target: PingTarget
+}
+
 export default class Ping extends BaseCommand<typeof Ping> {
   static override summary = 'Ping a node of the network over libp2p'
   static override description =
@@ -38,7 +43,7 @@ export default class Ping extends BaseCommand<typeof Ping> {
     const showReply = (r: PingReply): void => say(r.rttMs === null ? `seq=${r.seq} failed: ${r.error}` : `seq=${r.seq} time=${r.rttMs} ms`)
     const finish = (target: PingTarget, summary: PingSummary): void => {
       if (summary.received === 0) throw new UserError(`no ping reply from ${describeTarget(target)} (${summary.sent} sent)`, { hint: 'the peer is connected but does not answer /ipfs/ping/1.0.0' })
-      if (f.json) return this.printJson({ target, ...summary })
+      if (f.json) return this.printJson<PingJson>({ target, ...summary })
       const loss = Math.round((100 * (summary.sent - summary.received)) / Math.max(summary.sent, 1))
       say(`${summary.sent} sent, ${summary.received} received, ${loss}% lost` + (summary.received ? `; rtt min/avg/max ${summary.minMs}/${summary.avgMs}/${summary.maxMs} ms` : ''))
     }

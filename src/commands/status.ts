@@ -4,6 +4,7 @@ import { BaseCommand } from '../cli/base.js'
 import { joinFromFlags, KAIROS_SOCKET, networkFlags, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
 import { renderStatus } from '../cli/render/status.js'
 import { DEFAULT_BRIDGE_API, gatherStatus } from '../status/gather.js'
+import type { Status as StatusJson } from '../status/model.js'
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = "Show this node, its peers, the VPN's machines and their liveness, and the ledger height"
@@ -42,7 +43,7 @@ export default class Status extends BaseCommand<typeof Status> {
       progress,
     })
     this.clearProgress()
-    if (f.json) return this.printJson(status)
+    if (f.json) return this.printJson<StatusJson>(status)
     process.stdout.write(renderStatus(status, { verbose: f.verbose }))
   }
 }
