@@ -39,6 +39,8 @@ const TOKEN = Buffer.from(
 const commands = (cli: string, tag = ''): Case[] => [
   { name: `generate-token${tag}`, file: process.execPath, args: [cli, 'generate-token'] },
   { name: `token inspect${tag}`, file: process.execPath, args: [cli, 'token', 'inspect', TOKEN] },
+  { name: `create-config${tag}`, file: process.execPath, args: [cli, 'create-config'] },
+  { name: `ledger get --help${tag}`, file: process.execPath, args: [cli, 'ledger', 'get', '--help'] },
   { name: `--help${tag}`, file: process.execPath, args: [cli, '--help'] },
   { name: `--version${tag}`, file: process.execPath, args: [cli, '--version'] },
 ]

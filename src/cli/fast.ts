@@ -4,8 +4,13 @@
  *
  *   --version
  *   generate-token [--yaml] [--json]
+ *   create-config [--json]
  *   token inspect [TOKEN] [--show-secrets] [--json]
+ *   help: no arguments, a topic alone, `--help` after the root, a topic or a command
  *
+ * Help comes from dist/help.json, oclif's own help rendered at 80 columns at
+ * build time (scripts/help-text.mjs); a terminal narrower than 80 columns, or
+ * OCLIF_COLUMNS, gets oclif's live rendering instead.
  * The output is the same as through the command classes (the same rendering
  * functions; test/unit/startup.test.ts compares both paths). Anything else
  * (other flags or arguments, help, a bad or missing token) returns false
@@ -31,6 +36,22 @@ async function versionText(): Promise<string> {
   return `${pjson.name}/${pjson.version} ${platform}-${arch() === 'ia32' ? 'x86' : arch()} node-${process.version}\n`
 }
 
+/** The help text oclif prints for argv, when it was rendered at build time and fits the terminal. */
+async function helpText(argv: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (argv.length > 0 && argv.at(-1) !== '--help' && argv.length !== 1) return undefined
+  if (env.OCLIF_COLUMNS !== undefined || (process.stdout.isTTY && process.stdout.columns < 80)) return undefined
+  const { readFileSync } = await import('node:fs')
+  let help: { userAgent: string; texts: Record<string, string> }
+  try {
+    help = JSON.parse(readFileSync(new URL('../help.json', import.meta.url), 'utf8')) as typeof help
+  } catch {
+    return undefined
+  }
+  const key = argv.join(' ')
+  if (!Object.hasOwn(help.texts, key)) return undefined
+  return help.texts[key].replaceAll(help.userAgent, (await versionText()).trim())
+}
+
 const json = (value: unknown): string => JSON.stringify(value, null, 2) + '\n'
 
 /** Runs argv here when it is one of the forms above; true when it did. */
@@ -48,6 +69,13 @@ export async function runFast(argv: string[], env: NodeJS.ProcessEnv = process.e
       process.stdout.write(gen.flags.has('--json') ? json(out.generatedTokenReport(token, DEFAULT_KEY_LENGTH)) : out.generatedTokenText(token, gen.flags.has('--yaml')))
       return true
     }
+    const config = match(argv, ['create-config'], ['--json'], 0)
+    if (config) {
+      const [{ generateToken }, out] = await Promise.all([import('../token/token.js'), import('./token-output.js')])
+      const token = generateToken()
+      process.stdout.write(config.flags.has('--json') ? json(out.cloudConfigReport(token)) : out.cloudConfig(token.base64))
+      return true
+    }
     const inspect = match(argv, ['token', 'inspect'], ['--show-secrets', '--json'], 1)
     if (inspect) {
       const given = inspect.args[0] ?? env.EDGEVPNTOKEN
@@ -55,6 +83,11 @@ export async function runFast(argv: string[], env: NodeJS.ProcessEnv = process.e
       const [{ parseToken }, { inspectToken, mask, renderReport }] = await Promise.all([import('../token/token.js'), import('../token/inspect.js')])
       const report = await inspectToken(parseToken(given), new Date(), inspect.flags.has('--show-secrets') ? (v) => v : mask)
       process.stdout.write(inspect.flags.has('--json') ? json(report) : renderReport(report))
+      return true
+    }
+    const help = await helpText(argv, env)
+    if (help !== undefined) {
+      process.stdout.write(help)
       return true
     }
   } catch {

@@ -19,3 +19,22 @@ export interface GeneratedTokenJson {
 export function generatedTokenReport(token: NetworkToken, keyLength: number): GeneratedTokenJson {
   return { token: token.base64, yaml: tokenYaml(token), interval: token.otp.crypto.interval.toString(), keyLength, maxMessageSize: token.maxMessageSize }
 }
+
+/** The cloud-config the Go kairosctl prints: a header, a blank line, then yaml.v3 output (4-space indent). */
+export function cloudConfig(tokenBase64: string): string {
+  return `#cloud-config\n\np2p:\n    network_token: ${tokenBase64}\n`
+}
+
+/** What `create-config --json` prints. */
+export interface CreateConfigJson {
+  /** The cloud-config text. */
+  config: string
+  token: string
+  /** The OTP interval in seconds (decimal text: it can be MaxInt64). */
+  interval: string
+}
+
+/** What `create-config --json` prints. */
+export function cloudConfigReport(token: NetworkToken): CreateConfigJson {
+  return { config: cloudConfig(token.base64), token: token.base64, interval: token.otp.crypto.interval.toString() }
+}

@@ -130,8 +130,39 @@ export function parseToken(input: string): NetworkToken {
   return parseTokenYaml(yamlText, text)
 }
 
+// The layout tokenYaml writes (and Go's yaml.v2 for keys of letters and digits); quoted
+// strings only without escapes, where JSON and YAML read the same text.
+const SCALAR = '("[^"\\\\]*"|[A-Za-z0-9]+)'
+const OTP_LINES = `    interval: ([0-9]+)\\n    key: ${SCALAR}\\n    length: ([0-9]+)\\n`
+const CANONICAL = new RegExp(
+  `^otp:\\n  dht:\\n${OTP_LINES}  crypto:\\n${OTP_LINES}room: ${SCALAR}\\nrendezvous: ${SCALAR}\\nmdns: ${SCALAR}\\nmax_message_size: ([0-9]+)\\n$`,
+)
+
+/**
+ * A valid token in exactly the layout tokenYaml writes, read without the yaml
+ * module (about 70 files to load); undefined for anything else, which the YAML
+ * parser then reads and, when invalid, explains. Writing the result back must
+ * give the same text, so nothing is read differently from the YAML parser.
+ */
+export function canonicalToken(yamlText: string): Omit<NetworkToken, 'base64'> | undefined {
+  const m = CANONICAL.exec(yamlText)
+  if (!m) return undefined
+  const text = (s: string): string => (s.startsWith('"') ? (JSON.parse(s) as string) : s)
+  const otp = (i: number): OtpConfig => ({ interval: BigInt(m[i]), key: text(m[i + 1]), length: Number(m[i + 2]) })
+  const token = { otp: { dht: otp(1), crypto: otp(4) }, room: text(m[7]), rendezvous: text(m[8]), mdns: text(m[9]), maxMessageSize: Number(m[10]) }
+  if (tokenYaml(token) !== yamlText) return undefined
+  const { dht, crypto } = token.otp
+  const inRange = (o: OtpConfig): boolean => o.interval >= 1n && o.interval <= MAX_INT64 && o.length <= MAX_OTP_LENGTH
+  const valid =
+    inRange(crypto) && crypto.key !== '' && (dht.key === '' || inRange(dht)) && (dht.key !== '' || token.rendezvous !== '') &&
+    token.room !== '' && token.mdns !== '' && BigInt(token.maxMessageSize) >= 1n && BigInt(token.maxMessageSize) <= MAX_MESSAGE_SIZE
+  return valid ? token : undefined
+}
+
 /** Validates a token given as its YAML text (as `edgevpn -g` prints it). */
 export function parseTokenYaml(yamlText: string, base64?: string): NetworkToken {
+  const canonical = canonicalToken(yamlText)
+  if (canonical) return { ...canonical, base64: base64 ?? Buffer.from(yamlText, 'utf8').toString('base64') }
   const doc = yaml().parseDocument(yamlText, { intAsBigInt: true, version: '1.1', uniqueKeys: true })
   if (doc.errors.length > 0) throw new TokenError(`its content is not YAML (${doc.errors[0].message.split('\n')[0]})`)
   if (!yaml().isMap(doc.contents)) throw new TokenError('its content is not a YAML mapping')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseDocument } from 'yaml'
-import { generateToken, MAX_INT64, parseToken, parseTokenYaml, TokenError, tokenYaml } from '../../src/token/token.js'
+import { canonicalToken, generateToken, MAX_INT64, parseToken, parseTokenYaml, TokenError, tokenYaml } from '../../src/token/token.js'
 import { noVectors, vectors } from '../helpers/vectors.js'
 
 const v = vectors
@@ -69,6 +69,43 @@ describe('tokenYaml', () => {
     const doc = parseDocument(y, { intAsBigInt: true })
     assert.equal(doc.getIn(['otp', 'crypto', 'interval']), MAX_INT64)
     assert.equal(parseTokenYaml(y).otp.dht.interval, 9223372036854775807n)
+  })
+})
+
+describe('canonicalToken (reading without the yaml module)', () => {
+  // A comment line makes the text non-canonical: the YAML parser reads it.
+  const viaYaml = (text: string) => parseTokenYaml(`# read by the YAML parser\n${text}`)
+  const strip = ({ base64: _, ...fields }: ReturnType<typeof parseToken>) => fields
+
+  it('reads what tokenYaml writes exactly as the YAML parser does', () => {
+    const tokens = [generateToken(), generateToken({ interval: 9000n }), generateToken({ interval: 1n, keyLength: 1, maxMessageSize: 1 })]
+    const odd = generateToken()
+    tokens.push({ ...odd, room: 'yes', rendezvous: '', mdns: '0x1F', otp: { dht: { ...odd.otp.dht, key: 'a b' }, crypto: { ...odd.otp.crypto, key: '123' } } })
+    for (const t of tokens) {
+      const text = tokenYaml(t)
+      const fast = canonicalToken(text)
+      assert.ok(fast, text)
+      assert.deepEqual(fast, strip(viaYaml(text)))
+    }
+  })
+
+  it('leaves everything else, and every invalid token, to the YAML parser', () => {
+    const text = tokenYaml(generateToken())
+    for (const other of [
+      text.replace('room: ', 'room:  '),
+      text.replace(/room: (\w+)/, "room: '$1'"),
+      text.replace(/room: (\w+)/, 'room: "$1\\t"'),
+      text.replace('interval: 9223372036854775807', 'interval: 09'),
+      text.replace('interval: 9223372036854775807', 'interval: 0'),
+      text.replace('interval: 9223372036854775807', 'interval: 9223372036854775808'),
+      text.replace('length: 43', 'length: 45'),
+      text.replace(/max_message_size: \d+/, 'max_message_size: 0'),
+      text.replace(/mdns: \w+/, 'mdns: ""'),
+      text + '\n',
+    ]) {
+      assert.equal(canonicalToken(other), undefined, other)
+    }
+    assert.throws(() => parseTokenYaml(text.replace('length: 43', 'length: 45')), /otp.dht.length is 45, outside the range/)
   })
 })
 
