@@ -55,8 +55,7 @@ export default tseslint.config(
   // Layering.
   {
     files: ['src/**'],
-    // src/status.ts (chalk, src/cli/table.ts) is a known violation, to be fixed by moving its rendering into src/cli.
-    ignores: ['src/cli/**', 'src/commands/**', 'src/status.ts'],
+    ignores: ['src/cli/**', 'src/commands/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [chalk], patterns: [cliOrCommands, oclif] }] },
   },
   {

@@ -1,6 +1,6 @@
 import http from 'node:http'
 import { ExitCode, UserError } from '../errors.js'
-import type { MachineEntry } from '../vpn/bridge.js'
+import type { MachineEntry } from '../ledger/machine.js'
 import { connectSocketProblem } from './socket-path.js'
 import type { PingErrorBody, PingResult } from './ping.js'
 

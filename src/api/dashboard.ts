@@ -12,7 +12,8 @@ import { encodePaddedUrlBase64 } from '../kairos/layout.js'
 import { goJsonStringify } from '../ledger/json.js'
 import { HEALTHCHECK_BUCKET } from '../ledger/policy.js'
 import { readableValue } from '../ledger/readable.js'
-import { buildStatus, type MachineStatus } from '../status.js'
+import { buildStatus } from '../status/build.js'
+import type { MachineStatus } from '../status/model.js'
 import type { PeerTraffic, RouterStats, VpnSnapshot } from '../vpn/router.js'
 
 export interface DashboardConnection {

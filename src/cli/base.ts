@@ -80,8 +80,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
   }
 
-  /** Print a value as JSON (for --json). */
-  protected printJson(value: unknown): void {
+  /**
+   * Prints a command's result as JSON (for --json), bigints as strings. The
+   * type argument is required: it names the result type the command declares
+   * (`this.printJson<PutJson>({ … })`), so the compiler checks every field of
+   * the JSON output against it.
+   */
+  protected printJson<T = never>(value: NoInfer<T>): void {
     process.stdout.write(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n')
   }
 

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs'
 import { Flags } from '@oclif/core'
-import type { LedgerAccess } from '../access.js'
-import { ApiLedgerAccess } from '../api/access.js'
+import type { PeerLedgerAccess } from '../ledger-access/network.js'
+import type { LedgerAccess } from '../ledger-access/types.js'
+import { ApiLedgerAccess } from '../ledger-access/api.js'
 import { UsageError } from '../errors.js'
-import type { JoinProgress } from '../peer/access.js'
-import type { OwnershipSetting } from '../peer/peer.js'
+import type { JoinProgress } from '../peer/join.js'
+import type { OwnershipSetting, PeerOptions } from '../peer/peer.js'
+import type { NetworkToken } from '../token/token.js'
 import { networkTokenFlag, readToken } from './flags.js'
 
 /** Where a Kairos node's EdgeVPN daemon serves its API. */
@@ -58,6 +60,22 @@ export function bootstrapPeerList(values: string[] | string | undefined): string
   return [values ?? []].flat().flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)
 }
 
+/** The flags of {@link networkFlags} that say how the peer joins (every command that runs one: the ledger commands, status, ping, bridge). */
+export type PeerFlagValues = Pick<NetworkFlagValues, 'identity' | 'listen' | 'mdns' | 'dht' | 'bootstrap-peer' | 'ownership'>
+
+/** The options of a peer that joins the network with `token` the way the flags say. */
+export function peerOptionsFromFlags(flags: PeerFlagValues, token: NetworkToken): PeerOptions {
+  return {
+    token,
+    identityFile: flags.identity,
+    listen: flags.listen && flags.listen.length > 0 ? flags.listen : undefined,
+    mdns: flags.mdns,
+    dht: flags.dht,
+    bootstrapPeers: bootstrapPeerList(flags['bootstrap-peer']),
+    ownership: flags.ownership as OwnershipSetting,
+  }
+}
+
 /** True when `--name` (or `--name=…`) is on the command line, before any `--`. */
 export function onCommandLine(argv: readonly string[], name: string): boolean {
   const end = argv.indexOf('--')
@@ -92,6 +110,14 @@ export async function openLedger(flags: NetworkFlagValues, progress?: (line: str
     if (existsSync(KAIROS_SOCKET)) return new ApiLedgerAccess(`unix://${KAIROS_SOCKET}`)
     throw new UsageError('no network to reach', 'pass --network-token (or set EDGEVPNTOKEN), or --api URL of a running node')
   }
+  return joinFromFlags(flags, progress)
+}
+
+/**
+ * Joins the network with the flags' token (read as readToken() does) and
+ * waits until the ledger is synced. `progress` gets a one-line status meanwhile.
+ */
+export async function joinFromFlags(flags: NetworkFlagValues, progress?: (line: string) => void): Promise<PeerLedgerAccess> {
   const token = readToken(flags['network-token'])
   const show = (p: JoinProgress): void => {
     if (!progress) return
@@ -99,15 +125,9 @@ export async function openLedger(flags: NetworkFlagValues, progress?: (line: str
     else if (p.phase === 'syncing') progress(`syncing ledger… ${p.peers} peers, ${p.blocks} blocks`)
   }
   // Loaded only when joining: the libp2p stack takes a while to load, and --api needs none of it.
-  const { joinNetwork } = await import('../peer/access.js')
+  const { joinNetwork } = await import('../ledger-access/network.js')
   return joinNetwork({
-    token,
-    identityFile: flags.identity,
-    listen: flags.listen && flags.listen.length > 0 ? flags.listen : undefined,
-    mdns: flags.mdns,
-    dht: flags.dht,
-    bootstrapPeers: bootstrapPeerList(flags['bootstrap-peer']),
-    ownership: flags.ownership as OwnershipSetting,
+    ...peerOptionsFromFlags(flags, token),
     timeoutMs: flags.timeout * 1000,
     onProgress: show,
     log: process.env.KAIROSCTL_DEBUG ? (level, msg) => process.stderr.write(`[${level}] ${msg}\n`) : undefined,

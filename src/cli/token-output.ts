@@ -6,7 +6,17 @@ export function generatedTokenText(token: NetworkToken, yaml: boolean): string {
 }
 
 /** What `generate-token --json` prints. */
-export function generatedTokenReport(token: NetworkToken, keyLength: number): Record<string, unknown> {
+export interface GeneratedTokenJson {
+  token: string
+  yaml: string
+  /** The OTP interval in seconds (decimal text: it can be MaxInt64). */
+  interval: string
+  keyLength: number
+  maxMessageSize: number
+}
+
+/** What `generate-token --json` prints. */
+export function generatedTokenReport(token: NetworkToken, keyLength: number): GeneratedTokenJson {
   return { token: token.base64, yaml: tokenYaml(token), interval: token.otp.crypto.interval.toString(), keyLength, maxMessageSize: token.maxMessageSize }
 }
 
@@ -16,6 +26,15 @@ export function cloudConfig(tokenBase64: string): string {
 }
 
 /** What `create-config --json` prints. */
-export function cloudConfigReport(token: NetworkToken): Record<string, unknown> {
+export interface CreateConfigJson {
+  /** The cloud-config text. */
+  config: string
+  token: string
+  /** The OTP interval in seconds (decimal text: it can be MaxInt64). */
+  interval: string
+}
+
+/** What `create-config --json` prints. */
+export function cloudConfigReport(token: NetworkToken): CreateConfigJson {
   return { config: cloudConfig(token.base64), token: token.base64, interval: token.otp.crypto.interval.toString() }
 }

@@ -4,6 +4,12 @@ import { BaseCommand } from '../cli/base.js'
 import { completionScript, SHELLS, type CompletionCommand, type Shell } from '../completion.js'
 import { ExitCode, UserError } from '../errors.js'
 
+/** What `autocomplete --json` prints. */
+export interface AutocompleteJson {
+  shell: Shell
+  script: string
+}
+
 export default class Autocomplete extends BaseCommand<typeof Autocomplete> {
   static override summary = 'Print a shell completion script (bash, zsh or fish)'
   static override description =
@@ -39,7 +45,7 @@ export default class Autocomplete extends BaseCommand<typeof Autocomplete> {
       }))
     const topics = Object.fromEntries(this.config.topics.map((t) => [t.name, t.description ?? '']))
     const script = completionScript(shell, { bin: this.config.bin, commands, topics })
-    if (this.flags.json) return this.printJson({ shell, script })
+    if (this.flags.json) return this.printJson<AutocompleteJson>({ shell, script })
     process.stdout.write(script)
   }
 }

@@ -1,17 +1,34 @@
-import { isIPv4 } from 'node:net'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { Flags } from '@oclif/core'
 import chalk from 'chalk'
-import { isLoopback, parseHostPort } from '../api/server.js'
-import { listenSocketProblem } from '../api/socket-path.js'
 import { BaseCommand } from '../cli/base.js'
+import { bridgeOptions, checkBridgeFlags } from '../cli/bridge.js'
 import { readToken } from '../cli/flags.js'
-import { bootstrapPeerList, networkFlags } from '../cli/network.js'
-import { ExitCode, UsageError, UserError } from '../errors.js'
-import type { OwnershipSetting } from '../peer/peer.js'
-import { DhcpAborted, runBridge, type RunningBridge } from '../vpn/bridge.js'
-import type { SendMode } from '../vpn/router.js'
+import { networkFlags } from '../cli/network.js'
+import { untilSignal } from '../cli/signals.js'
+import { UsageError, UserError } from '../errors.js'
+import { DhcpAborted, runBridge, type AddressSource, type RunningBridge } from '../vpn/bridge.js'
+
+/**
+ * What `bridge --json` prints, one JSON document per state change: "up" once
+ * running, then "down" once stopped ("down" with a null address when stopped
+ * while still waiting for DHCP).
+ */
+export type BridgeJson =
+  | {
+      state: 'up'
+      peerId: string
+      /** The TUN interface, or null with --no-tun. */
+      interface: string | null
+      address: string
+      addressSource: AddressSource
+      leaseFile: string | null
+      /** The API's address, or null without an API. */
+      api: string | null
+      listen: string[]
+    }
+  | { state: 'down'; address?: null }
 
 const { api: _api, timeout: _timeout, ...peerFlags } = networkFlags
 
@@ -58,65 +75,21 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
     const f = this.flags
     if (!f['network-token']) throw new UsageError('no network token', 'pass --network-token or set EDGEVPNTOKEN')
     const token = readToken(f['network-token'])
-    if (!isIPv4Cidr(f.address)) throw new UsageError(`invalid --address ${f.address}`, 'use an IPv4 address with a prefix length of 1 to 32, e.g. 10.1.0.254/24')
-    const api = f.api === '' ? undefined : f.api
-    if (api?.startsWith('unix://')) {
-      const problem = listenSocketProblem(api.slice('unix://'.length))
-      if (problem) throw new UserError(`cannot serve the API on ${api}: ${problem}`, { hint: 'create it first, or pass another --api path' })
-    } else if (api) {
-      const { host } = parseHostPort(api)
-      if (!isLoopback(host) && !f['api-allow-remote']) {
-        throw new UsageError(`refusing to serve the API on ${host}, which is not a loopback address`, 'the API has no authentication: pass --api-allow-remote if you really mean it')
-      }
-    }
+    const api = checkBridgeFlags(f)
     const info = (line: string): void => {
       if (!f.json) process.stderr.write(line + '\n')
     }
 
     // Signals are handled from the start: a bridge still waiting for a DHCP address stops as cleanly as a running one.
-    const stop = new AbortController()
-    let force: NodeJS.Timeout | undefined
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (stop.signal.aborted) return
-      info(`${sig}: withdrawing announcements and removing ${f.tun ? f.interface : 'the peer'}…`)
-      // Never hang on shutdown: give cleanup 10 s.
-      force = setTimeout(() => {
-        process.stderr.write('error: cleanup did not finish within 10s; exiting\n')
-        process.exit(ExitCode.Failure)
-      }, 10_000)
-      force.unref()
-      stop.abort(sig)
-    }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    const stop = untilSignal((sig) => info(`${sig}: withdrawing announcements and removing ${f.tun ? f.interface : 'the peer'}…`))
 
     let running: RunningBridge
     try {
-      running = await runBridge({
-        peer: {
-          token,
-          identityFile: f.identity,
-          listen: f.listen && f.listen.length > 0 ? f.listen : undefined,
-          mdns: f.mdns,
-          dht: f.dht,
-          bootstrapPeers: bootstrapPeerList(f['bootstrap-peer']),
-          ownership: f.ownership as OwnershipSetting,
-          ownershipTtl: f['ownership-ttl'] || undefined,
-        },
-        tun: f.tun ? { name: f.interface, mtu: f.mtu } : undefined,
-        address: f.address,
-        dhcp: f.dhcp ? { leaseDir: f['lease-dir'], timeoutMs: f['dhcp-timeout'] * 1000 } : undefined,
-        api,
-        apiAllowWrites: f['api-allow-writes'],
-        ownershipTtl: f['ownership-ttl'],
-        sendMode: f['vpn-streams'] as SendMode,
-        signal: stop.signal,
-        log: (msg) => info(chalk.dim(msg)),
-      })
+      running = await runBridge(bridgeOptions(f, token, api, stop.signal, (msg) => info(chalk.dim(msg))))
     } catch (err) {
       if (err instanceof DhcpAborted) {
-        clearTimeout(force)
-        if (f.json) this.printJson({ state: 'down', address: null })
+        stop.done()
+        if (f.json) this.printJson<BridgeJson>({ state: 'down', address: null })
         else info('bridge down (stopped before DHCP assigned an address)')
         return
       }
@@ -132,23 +105,17 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
       api: running.api?.address ?? null,
       listen: running.peer.host.getMultiaddrs().map(String),
     }
-    if (f.json) this.printJson({ state: 'up', ...summary })
+    if (f.json) this.printJson<BridgeJson>({ state: 'up', ...summary })
     else {
       const from = { flag: '', lease: ' (from the lease)', dhcp: ' (from DHCP)', ledger: ' (from the ledger)' }[running.addressSource]
       info(`${chalk.green('bridge up')}: ${summary.interface ? `${summary.interface} ${running.address}` : `no TUN (${running.address} announced)`}${from}, peer ${summary.peerId}`)
       if (summary.api) info(`API: ${summary.api}${summary.api.startsWith('http') ? ` (dashboard: ${summary.api}/${f['api-allow-writes'] ? ', writes allowed' : ', read-only'})` : ''}`)
     }
 
-    if (!stop.signal.aborted) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
+    await stop.stopped()
     await running.stop()
-    clearTimeout(force)
-    if (f.json) this.printJson({ state: 'down' })
+    stop.done()
+    if (f.json) this.printJson<BridgeJson>({ state: 'down' })
     else info('bridge down')
   }
-}
-
-/** `a.b.c.d/n`: a plain IPv4 address (no leading zeros) and a prefix length of 1 to 32. */
-function isIPv4Cidr(text: string): boolean {
-  const m = /^([\d.]+)\/(\d{1,2})$/.exec(text)
-  return m !== null && isIPv4(m[1]) && Number(m[2]) >= 1 && Number(m[2]) <= 32
 }

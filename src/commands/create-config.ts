@@ -1,5 +1,5 @@
 import { BaseCommand } from '../cli/base.js'
-import { cloudConfig, cloudConfigReport } from '../cli/token-output.js'
+import { cloudConfig, cloudConfigReport, type CreateConfigJson } from '../cli/token-output.js'
 import { intervalArg, tokenFromInput, tokenShapeFlags } from './generate-token.js'
 
 export default class CreateConfig extends BaseCommand<typeof CreateConfig> {
@@ -12,7 +12,7 @@ export default class CreateConfig extends BaseCommand<typeof CreateConfig> {
 
   async run(): Promise<void> {
     const token = tokenFromInput(this.args.interval, this.flags['key-length'], this.flags['max-message-size'])
-    if (this.flags.json) return this.printJson(cloudConfigReport(token))
+    if (this.flags.json) return this.printJson<CreateConfigJson>(cloudConfigReport(token))
     process.stdout.write(cloudConfig(token.base64))
   }
 }

@@ -13,6 +13,14 @@ interface Step {
   stderr: string
 }
 
+/** What `demo --json` prints: the demo network and what each command printed. */
+export interface DemoJson {
+  token: string
+  /** Multiaddr of the bootstrap node. */
+  bootstrap: string
+  steps: { command: string[]; exitCode: number; stdout: string }[]
+}
+
 export default class Demo extends BaseCommand<typeof Demo> {
   static override summary = 'Run kairosctl against a local demo network (no cluster, no root)'
   static override description =
@@ -46,7 +54,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
         say('')
       }
       if (this.flags.json) {
-        this.printJson({ token: net.token.base64, bootstrap: net.bootstrap, steps: steps.map(({ args, exitCode, stdout }) => ({ command: ['kairosctl', ...args], exitCode, stdout })) })
+        this.printJson<DemoJson>({ token: net.token.base64, bootstrap: net.bootstrap, steps: steps.map(({ args, exitCode, stdout }) => ({ command: ['kairosctl', ...args], exitCode, stdout })) })
       }
       const failed = steps.filter((s) => s.exitCode !== 0)
       if (failed.length > 0) throw new UserError(`${failed.length} demo command(s) failed`, { hint: 'run with KAIROSCTL_DEBUG=1 for details' })

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
 import { parseInterval } from '../cli/flags.js'
-import { generatedTokenReport, generatedTokenText } from '../cli/token-output.js'
+import { generatedTokenReport, generatedTokenText, type GeneratedTokenJson } from '../cli/token-output.js'
 import { DEFAULT_KEY_LENGTH, DEFAULT_MAX_MESSAGE_SIZE, generateToken, type NetworkToken } from '../token/token.js'
 
 /** Flags shared by generate-token and create-config. */
@@ -44,7 +44,7 @@ export default class GenerateToken extends BaseCommand<typeof GenerateToken> {
 
   async run(): Promise<void> {
     const token = tokenFromInput(this.args.interval, this.flags['key-length'], this.flags['max-message-size'])
-    if (this.flags.json) return this.printJson(generatedTokenReport(token, this.flags['key-length']))
+    if (this.flags.json) return this.printJson<GeneratedTokenJson>(generatedTokenReport(token, this.flags['key-length']))
     process.stdout.write(generatedTokenText(token, this.flags.yaml))
   }
 }

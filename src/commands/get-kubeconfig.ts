@@ -5,6 +5,9 @@ import { LedgerCommand } from '../cli/ledger-command.js'
 import { UserError } from '../errors.js'
 import { extractKubeconfig, renameContext, waitForKubeconfig } from '../kairos/kubeconfig.js'
 
+/** What `get-kubeconfig --json` prints: the kubeconfig, or with --output the file it was written to. */
+export type GetKubeconfigJson = { kubeconfig: string; masterIp: string } | { file: string; masterIp: string }
+
 export default class GetKubeconfig extends LedgerCommand<typeof GetKubeconfig> {
   static override summary = "Print the cluster's kubeconfig, pointed at the master's VPN IP"
   static override description =
@@ -46,11 +49,11 @@ export default class GetKubeconfig extends LedgerCommand<typeof GetKubeconfig> {
         if (code === 'EEXIST') throw new UserError(`${f.output} already exists`, { hint: 'pass --force to overwrite it' })
         throw new UserError(`cannot write ${f.output}: ${(err as Error).message}`)
       }
-      if (f.json) return this.printJson({ file: f.output, masterIp })
+      if (f.json) return this.printJson<GetKubeconfigJson>({ file: f.output, masterIp })
       process.stderr.write(`wrote the kubeconfig for master ${masterIp} to ${f.output}\n`)
       return
     }
-    if (f.json) return this.printJson({ kubeconfig: text, masterIp })
+    if (f.json) return this.printJson<GetKubeconfigJson>({ kubeconfig: text, masterIp })
     // Byte for byte what the Go kairosctl prints (fmt.Println of the document).
     process.stdout.write(text + '\n')
   }

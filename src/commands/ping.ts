@@ -1,10 +1,14 @@
 import { Args, Flags } from '@oclif/core'
 import { ApiClient } from '../api/client.js'
 import { BaseCommand } from '../cli/base.js'
-import { networkFlags, openLedger, pickNetworkSource } from '../cli/network.js'
+import { joinFromFlags, networkFlags, pickNetworkSource } from '../cli/network.js'
 import { UsageError, UserError } from '../errors.js'
-import type { PeerLedgerAccess } from '../peer/access.js'
 import type { PingReply, PingRoute, PingSummary, PingTarget } from '../peer/ping.js'
+
+/** What `ping --json` prints: the target and the summary of the pings. */
+export interface PingJson extends PingSummary {
+  target: PingTarget
+}
 
 export default class Ping extends BaseCommand<typeof Ping> {
   static override summary = 'Ping a node of the network over libp2p'
@@ -39,7 +43,7 @@ export default class Ping extends BaseCommand<typeof Ping> {
     const showReply = (r: PingReply): void => say(r.rttMs === null ? `seq=${r.seq} failed: ${r.error}` : `seq=${r.seq} time=${r.rttMs} ms`)
     const finish = (target: PingTarget, summary: PingSummary): void => {
       if (summary.received === 0) throw new UserError(`no ping reply from ${describeTarget(target)} (${summary.sent} sent)`, { hint: 'the peer is connected but does not answer /ipfs/ping/1.0.0' })
-      if (f.json) return this.printJson({ target, ...summary })
+      if (f.json) return this.printJson<PingJson>({ target, ...summary })
       const loss = Math.round((100 * (summary.sent - summary.received)) / Math.max(summary.sent, 1))
       say(`${summary.sent} sent, ${summary.received} received, ${loss}% lost` + (summary.received ? `; rtt min/avg/max ${summary.minMs}/${summary.avgMs}/${summary.maxMs} ms` : ''))
     }
@@ -54,7 +58,7 @@ export default class Ping extends BaseCommand<typeof Ping> {
     }
 
     if (!f['network-token']) throw new UsageError('ping needs a network', 'pass --network-token (or set EDGEVPNTOKEN) to join it, or --api URL of a running kairosctl bridge')
-    const access = (await openLedger(f, (line) => this.progress(line))) as PeerLedgerAccess
+    const access = await joinFromFlags(f, (line) => this.progress(line))
     this.clearProgress()
     const abort = new AbortController()
     const stop = (): void => abort.abort()

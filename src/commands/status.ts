@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs'
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../cli/base.js'
-import { KAIROS_SOCKET, networkFlags, openLedger, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
-import type { PeerLedgerAccess } from '../peer/access.js'
-import { DEFAULT_BRIDGE_API, gatherStatus, renderStatus } from '../status.js'
+import { joinFromFlags, KAIROS_SOCKET, networkFlags, pickNetworkSource, type NetworkFlagValues } from '../cli/network.js'
+import { renderStatus } from '../cli/render/status.js'
+import { DEFAULT_BRIDGE_API, gatherStatus } from '../status/gather.js'
+import type { Status as StatusJson } from '../status/model.js'
 
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = "Show this node, its peers, the VPN's machines and their liveness, and the ledger height"
@@ -36,13 +37,13 @@ export default class Status extends BaseCommand<typeof Status> {
     const progress = (line: string): void => this.progress(line)
     const status = await gatherStatus({
       api: f.api,
-      join: f['network-token'] ? async () => (await openLedger(network, progress)) as PeerLedgerAccess : undefined,
+      join: f['network-token'] ? () => joinFromFlags(network, progress) : undefined,
       kairosSocket: { path: KAIROS_SOCKET, exists: () => existsSync(KAIROS_SOCKET) },
       timeoutMs: Math.min(f.timeout, 10) * 1000,
       progress,
     })
     this.clearProgress()
-    if (f.json) return this.printJson(status)
+    if (f.json) return this.printJson<StatusJson>(status)
     process.stdout.write(renderStatus(status, { verbose: f.verbose }))
   }
 }

@@ -3,7 +3,7 @@ import { isIP } from 'node:net'
 // index loads every generated API client (about a second); this module loads in ms.
 import { newClusters, newContexts, newUsers } from '@kubernetes/client-node/dist/config_types.js'
 import { isScalar, parse, parseDocument, stringify, type Scalar } from 'yaml'
-import type { LedgerAccess, LedgerData } from '../access.js'
+import type { LedgerAccess, LedgerData } from '../ledger-access/types.js'
 import { UsageError, UserError } from '../errors.js'
 import { setLongTimeout } from '../timers.js'
 import { decodeString, keys, LayoutError } from './layout.js'

@@ -1,4 +1,4 @@
-import type { LedgerAccess, LedgerData, WriteOptions } from '../access.js'
+import type { LedgerAccess, LedgerData, WriteOptions } from '../ledger-access/types.js'
 import { UsageError } from '../errors.js'
 import { decodeString, decodeValue, encodeValue, keys, parseGoTime } from './layout.js'
 

@@ -1,5 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { LedgerData } from '../access.js'
+import type { LedgerData } from '../ledger-access/types.js'
 import { UsageError, UserError } from '../errors.js'
 import type { EdgePeer } from './peer.js'
 

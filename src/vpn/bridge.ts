@@ -1,11 +1,11 @@
 import { isIP } from 'node:net'
-import { hostname } from 'node:os'
 import { dashboardRoute, kairosctlVersion, type DashboardSource } from '../api/dashboard.js'
 import { peerBackend } from '../api/peer-backend.js'
 import { peerMetrics, prometheusText } from '../api/metrics.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
 import { pingRoute } from '../api/ping.js'
 import { UserError } from '../errors.js'
+import { localMachineEntry, type MachineEntry } from '../ledger/machine.js'
 import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
 import { DhcpAborted, leasePath, negotiate, readLease, writeLease } from './dhcp.js'
@@ -27,18 +27,6 @@ export interface BridgeOptions {
   /** How packets travel to peers (default: one long-lived stream per peer). */
   sendMode?: SendMode
   log?: (msg: string) => void
-}
-
-/** Go architecture names, as EdgeVPN writes them in `machines`. */
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' }
-
-export interface MachineEntry {
-  PeerID: string
-  Hostname: string
-  OS: string
-  Arch: string
-  Address: string
-  Version: string
 }
 
 /**
@@ -78,14 +66,7 @@ export class Bridge {
   }
 
   machine(ip: string): MachineEntry {
-    return {
-      PeerID: this.opts.peer.id,
-      Hostname: hostname(),
-      OS: process.platform,
-      Arch: GOARCH[process.arch] ?? process.arch,
-      Address: ip,
-      Version: 'kairosctl',
-    }
+    return localMachineEntry(this.opts.peer.id, ip)
   }
 
   /**

@@ -5,7 +5,7 @@
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { joinNetwork, type PeerLedgerAccess } from '../../src/peer/access.js'
+import { joinNetwork, type PeerLedgerAccess } from '../../src/ledger-access/network.js'
 import { parseToken } from '../../src/token/token.js'
 import { apiBucket, apiGet, apiPut, apiDelete, generateGoToken, requireGoPeer, startGoPeer, waitForKey, type GoPeer } from '../helpers/go-peer.js'
 import { waitFor } from '../helpers/wait.js'

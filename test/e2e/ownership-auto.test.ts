@@ -7,7 +7,7 @@
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { joinNetwork } from '../../src/peer/access.js'
+import { joinNetwork } from '../../src/ledger-access/network.js'
 import { parseToken } from '../../src/token/token.js'
 import { runBridge, type RunningBridge } from '../../src/vpn/bridge.js'
 import { run } from '../helpers/cli.js'

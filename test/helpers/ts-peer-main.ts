@@ -32,7 +32,7 @@
 import '../../src/polyfill.js'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { createInterface } from 'node:readline'
-import { joinNetwork, PeerLedgerAccess } from '../../src/peer/access.js'
+import { joinNetwork, PeerLedgerAccess } from '../../src/ledger-access/network.js'
 import { EdgePeer, type PeerOptions } from '../../src/peer/peer.js'
 import { rendezvous, rendezvousCid } from '../../src/crypto/derive.js'
 import { parseToken, type NetworkToken } from '../../src/token/token.js'

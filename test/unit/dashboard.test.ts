@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { LedgerData } from '../../src/access.js'
+import type { LedgerData } from '../../src/ledger-access/types.js'
 import { dashboardRoute, overview, WRITES_OFF, type DashboardSource } from '../../src/api/dashboard.js'
 import { respond, type ApiBackend } from '../../src/api/server.js'
 import { readableValue } from '../../src/ledger/readable.js'

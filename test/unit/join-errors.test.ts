@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { syncTimeoutError } from '../../src/peer/access.js'
+import { syncTimeoutError } from '../../src/peer/join.js'
 import type { DiscoveryReport } from '../../src/peer/peer.js'
 
 const base: DiscoveryReport = { modes: ['DHT rendezvous (public Amino DHT)'], connectedPeers: 0, topicPeers: 0, blocksReceived: 0, blockSenders: 0 }

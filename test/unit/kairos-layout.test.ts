@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { LedgerData } from '../../src/access.js'
+import type { LedgerData } from '../../src/ledger-access/types.js'
 import { encodeKubeconfig, extractKubeconfig, getKubeconfigOutput, KubeconfigError, rewriteKubeconfig } from '../../src/kairos/kubeconfig.js'
 import {
   advertisementValue,

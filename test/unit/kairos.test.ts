@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { parse as parseYaml } from 'yaml'
-import type { LedgerAccess, LedgerData, WriteOptions } from '../../src/access.js'
+import type { LedgerAccess, LedgerData, WriteOptions } from '../../src/ledger-access/types.js'
 import { ExitCode, UsageError, UserError } from '../../src/errors.js'
 import {
   encodeKubeconfig,

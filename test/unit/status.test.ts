@@ -5,7 +5,10 @@ import chalk from 'chalk'
 import type { ApiMachine } from '../../src/api/client.js'
 import { UserError } from '../../src/errors.js'
 import { healthcheckTime } from '../../src/ledger/policy.js'
-import { buildStatus, formatAge, gatherStatus, LIVE_TTL_SECONDS, renderStatus, shortPeerId, type StatusInputs } from '../../src/status.js'
+import { formatAge, renderStatus, shortPeerId } from '../../src/cli/render/status.js'
+import { buildStatus } from '../../src/status/build.js'
+import { gatherStatus } from '../../src/status/gather.js'
+import { LIVE_TTL_SECONDS, type StatusInputs } from '../../src/status/model.js'
 
 chalk.level = 0
 

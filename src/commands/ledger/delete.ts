@@ -1,6 +1,14 @@
 import { Args, Flags } from '@oclif/core'
-import { LedgerCommand } from '../../cli/ledger-command.js'
+import { LedgerCommand, type WriteState } from '../../cli/ledger-command.js'
 import { UserError } from '../../errors.js'
+
+/** What `ledger delete --json` prints. */
+export interface LedgerDeleteJson {
+  bucket: string
+  /** null when the whole bucket was deleted. */
+  key: string | null
+  state: WriteState
+}
 
 export default class LedgerDelete extends LedgerCommand<typeof LedgerDelete> {
   static override summary = 'Delete a ledger key, or a whole bucket'
@@ -28,7 +36,7 @@ export default class LedgerDelete extends LedgerCommand<typeof LedgerDelete> {
       this.progress(`announcing the deletion of ${what}…`)
       await access.delete(bucket, key, { confirm: this.flags.wait, timeoutMs: this.flags.timeout * 1000 })
       this.clearProgress()
-      if (this.flags.json) return this.printJson({ bucket, key: key ?? null, state: this.flags.wait ? 'confirmed' : 'announced' })
+      if (this.flags.json) return this.printJson<LedgerDeleteJson>({ bucket, key: key ?? null, state: this.flags.wait ? 'confirmed' : 'announced' })
       process.stdout.write(`deleted ${what} (${this.flags.wait ? 'confirmed by' : 'announced to'} the ${access.describe()})\n`)
     })
   }

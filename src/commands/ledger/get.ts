@@ -1,7 +1,13 @@
 import { Args, Flags } from '@oclif/core'
 import { LedgerCommand } from '../../cli/ledger-command.js'
-import { readValue, showValue } from '../../ledger/readable.js'
+import { readValue, showValue, type ReadValue } from '../../ledger/readable.js'
 import { UserError } from '../../errors.js'
+
+/** What `ledger get --json` prints: the key and its value as read. */
+export interface LedgerGetJson extends ReadValue {
+  bucket: string
+  key: string
+}
 
 export default class LedgerGet extends LedgerCommand<typeof LedgerGet> {
   static override summary = 'Print the value of a ledger key'
@@ -28,7 +34,7 @@ export default class LedgerGet extends LedgerCommand<typeof LedgerGet> {
         throw new UserError(`key ${key} is not in bucket ${bucket}`, { hint: `list the bucket with 'kairosctl ledger ls ${bucket}'` })
       }
       const v = readValue(stored, this.flags.raw)
-      if (this.flags.json) return this.printJson({ bucket, key, ...v })
+      if (this.flags.json) return this.printJson<LedgerGetJson>({ bucket, key, ...v })
       if (this.flags.raw) return void process.stdout.write(stored + '\n')
       if (v.decoded) process.stderr.write('note: decoded from base64 of JSON, as EdgeVPN\'s Go client stores values (--raw prints the stored text)\n')
       process.stdout.write(showValue(v) + '\n')

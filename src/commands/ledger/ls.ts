@@ -1,9 +1,24 @@
 import { Args, Flags } from '@oclif/core'
 import { LedgerCommand } from '../../cli/ledger-command.js'
 import { cellValue } from '../../cli/ledger-values.js'
-import { readValue } from '../../ledger/readable.js'
+import type { EntryInfo } from '../../ledger-access/types.js'
+import { readValue, type ReadValue } from '../../ledger/readable.js'
 import { table } from '../../cli/table.js'
 import { UserError } from '../../errors.js'
+
+/** What `ledger ls --json` prints without a bucket: bucket → number of keys. */
+export type LedgerLsBucketsJson = Record<string, number>
+
+/** What `ledger ls BUCKET --json` prints: key → value as read. */
+export type LedgerLsKeysJson = Record<string, unknown>
+
+/** An entry of what `ledger ls BUCKET --verbose --json` prints (when the source knows ownership). */
+export interface LedgerLsEntryJson extends Omit<EntryInfo, 'value' | 'version' | 'updatedAt'>, ReadValue {
+  /** Decimal text (uint64). */
+  version: string | undefined
+  /** ISO 8601. */
+  updatedAt: string | undefined
+}
 
 export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
   static override summary = 'List the ledger buckets, or the keys of one bucket'
@@ -30,7 +45,7 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
       const data = await access.data()
       if (bucket === undefined) {
         const names = Object.keys(data).sort()
-        if (this.flags.json) return this.printJson(Object.fromEntries(names.map((b) => [b, Object.keys(data[b]).length])))
+        if (this.flags.json) return this.printJson<LedgerLsBucketsJson>(Object.fromEntries(names.map((b) => [b, Object.keys(data[b]).length])))
         if (names.length === 0) return void process.stdout.write(`the ledger is empty (reached through ${access.describe()})\n`)
         return void process.stdout.write(table(['BUCKET', 'KEYS'], names.map((b) => [b, String(Object.keys(data[b]).length)])))
       }
@@ -45,7 +60,7 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
       if (this.flags.verbose && access.entries) {
         const entries = await access.entries(bucket)
         if (this.flags.json) {
-          return this.printJson(entries.map((e) => ({ ...e, ...read(e.value), version: e.version?.toString(), updatedAt: e.updatedAt?.toISOString() })))
+          return this.printJson<LedgerLsEntryJson[]>(entries.map((e) => ({ ...e, ...read(e.value), version: e.version?.toString(), updatedAt: e.updatedAt?.toISOString() })))
         }
         return void process.stdout.write(
           table(
@@ -54,7 +69,7 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
           ),
         )
       }
-      if (this.flags.json) return this.printJson(Object.fromEntries(names.map((k) => [k, read(keys[k]).value])))
+      if (this.flags.json) return this.printJson<LedgerLsKeysJson>(Object.fromEntries(names.map((k) => [k, read(keys[k]).value])))
       process.stdout.write(table(['KEY', 'VALUE'], names.map((k) => [k, cellValue(read(keys[k]), cut(60))])))
     })
   }

@@ -1,6 +1,18 @@
 import { Args, Flags } from '@oclif/core'
-import { LedgerCommand } from '../../cli/ledger-command.js'
+import { LedgerCommand, type WriteState } from '../../cli/ledger-command.js'
 import { encodeValue } from '../../kairos/layout.js'
+
+/** What `ledger put --json` prints. */
+export interface LedgerPutJson {
+  bucket: string
+  key: string
+  /** The value as given (before --encode). */
+  value: string
+  encoded: boolean
+  state: WriteState
+  /** How the ledger was reached, as LedgerAccess.describe() says it. */
+  via: string
+}
 
 export default class LedgerPut extends LedgerCommand<typeof LedgerPut> {
   static override summary = 'Store a string value under a ledger key'
@@ -27,7 +39,7 @@ export default class LedgerPut extends LedgerCommand<typeof LedgerPut> {
       this.progress(`announcing ${bucket}/${key}…`)
       await access.put(bucket, key, this.flags.encode ? encodeValue(value) : value, { confirm: this.flags.wait, timeoutMs: this.flags.timeout * 1000 })
       this.clearProgress()
-      if (this.flags.json) return this.printJson({ bucket, key, value, encoded: this.flags.encode, state: this.flags.wait ? 'confirmed' : 'announced', via: access.describe() })
+      if (this.flags.json) return this.printJson<LedgerPutJson>({ bucket, key, value, encoded: this.flags.encode, state: this.flags.wait ? 'confirmed' : 'announced', via: access.describe() })
       process.stdout.write(`stored ${bucket}/${key} (${this.flags.wait ? 'confirmed by' : 'announced to'} the ${access.describe()})\n`)
     })
   }

@@ -1,7 +1,10 @@
 import { networkIdFlag } from '../../cli/kairos-flags.js'
 import { LedgerCommand } from '../../cli/ledger-command.js'
 import { table } from '../../cli/table.js'
-import { listRoles } from '../../kairos/roles.js'
+import { listRoles, type NodeRole } from '../../kairos/roles.js'
+
+/** What `role list --json` prints. */
+export type RoleListJson = (Omit<NodeRole, 'lastSeen'> & { /** ISO 8601. */ lastSeen: string })[]
 
 export default class RoleList extends LedgerCommand<typeof RoleList> {
   static override summary = 'List the advertising nodes with their role and IP'
@@ -10,7 +13,7 @@ export default class RoleList extends LedgerCommand<typeof RoleList> {
 
   async run(): Promise<void> {
     const nodes = await this.withLedger(async (access) => listRoles(await access.data(), this.flags['network-id']))
-    if (this.flags.json) return this.printJson(nodes.map((n) => ({ ...n, lastSeen: n.lastSeen.toISOString() })))
+    if (this.flags.json) return this.printJson<RoleListJson>(nodes.map((n) => ({ ...n, lastSeen: n.lastSeen.toISOString() })))
     if (nodes.length === 0) {
       process.stdout.write(`no nodes have advertised in network "${this.flags['network-id']}" in the last 15 minutes\n`)
       return

@@ -1,8 +1,15 @@
 import { Args, Flags } from '@oclif/core'
 import { networkIdFlag } from '../../cli/kairos-flags.js'
-import { LedgerCommand } from '../../cli/ledger-command.js'
+import { LedgerCommand, type WriteState } from '../../cli/ledger-command.js'
 import { UsageError, UserError } from '../../errors.js'
 import { KNOWN_ROLES, listRoles, setRole, validateRole } from '../../kairos/roles.js'
+
+/** What `role set --json` prints. */
+export interface RoleSetJson {
+  uuid: string
+  role: string
+  state: WriteState
+}
 
 export default class RoleSet extends LedgerCommand<typeof RoleSet> {
   static override summary = 'Assign a role to a node'
@@ -29,7 +36,7 @@ export default class RoleSet extends LedgerCommand<typeof RoleSet> {
     const interactive = process.stdin.isTTY && process.stdout.isTTY && !f.json
     if ((!uuid || !role) && !interactive) throw new UsageError('role set needs UUID and ROLE', "usage: kairosctl role set UUID ROLE (see 'kairosctl role list')")
     if (role) validateRole(role, f.force)
-    await this.withLedger(async (access) => {
+    const set = await this.withLedger(async (access) => {
       if (!uuid || !role) {
         const prompts = await import('@inquirer/prompts')
         // Ctrl-C at a prompt is a cancellation, not a failure of the tool.
@@ -49,9 +56,10 @@ export default class RoleSet extends LedgerCommand<typeof RoleSet> {
       }
       this.progress(`setting ${uuid} to ${role}…`)
       await setRole(access, f['network-id'], uuid, role, { confirm: f.wait, timeoutMs: f.timeout * 1000 })
+      return { uuid, role }
     })
     this.clearProgress()
-    if (f.json) return this.printJson({ uuid, role, state: f.wait ? 'confirmed' : 'announced' })
-    process.stdout.write(`${uuid} is now ${role}\n`)
+    if (f.json) return this.printJson<RoleSetJson>({ uuid: set.uuid, role: set.role, state: f.wait ? 'confirmed' : 'announced' })
+    process.stdout.write(`${set.uuid} is now ${set.role}\n`)
   }
 }

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base.js'
 import { readToken } from '../../cli/flags.js'
 import { UsageError } from '../../errors.js'
-import { inspectToken, mask, parseAt, renderReport } from '../../token/inspect.js'
+import { inspectToken, mask, parseAt, renderReport, type InspectReport } from '../../token/inspect.js'
 
 export default class TokenInspect extends BaseCommand<typeof TokenInspect> {
   static override summary = 'Show what a network token contains and what peers derive from it'
@@ -27,7 +27,7 @@ export default class TokenInspect extends BaseCommand<typeof TokenInspect> {
     const show = this.flags['show-secrets'] ? (v: string) => v : mask
     const report = await inspectToken(token, at, show)
     if (this.flags.json) {
-      this.printJson(report)
+      this.printJson<InspectReport>(report)
       return
     }
     process.stdout.write(renderReport(report))

@@ -1,5 +1,5 @@
-import type { LedgerAccess, LedgerData } from '../access.js'
-import { ApiClient } from './client.js'
+import { ApiClient } from '../api/client.js'
+import type { LedgerAccess, LedgerData } from './types.js'
 
 /** Ledger access through a running EdgeVPN-compatible API. */
 export class ApiLedgerAccess implements LedgerAccess {
