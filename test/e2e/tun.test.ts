@@ -18,7 +18,10 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { ExitCode, UserError } from '../../src/errors.js'
 import { ipDestination, ipSource } from '../../src/vpn/packet.js'
-import { ifreqFor, IFF_NO_PI, IFF_TUN, openTun, tunOpenError, tunSetIff, validateTunOptions, type TunIo } from '../../src/vpn/tun.js'
+import { openTun, type TunIo } from '../../src/vpn/tun.js'
+import { tunOpenError } from '../../src/vpn/tun/errors.js'
+import { ifreqFor, IFF_NO_PI, IFF_TUN, tunSetIff } from '../../src/vpn/tun/ioctl.js'
+import { validateTunOptions } from '../../src/vpn/tun/options.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const TUN_NAME = 'ktun0'
