@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import chalk from 'chalk'
 import type { ApiMachine } from '../../src/api/client.js'
 import { UserError } from '../../src/errors.js'
-import { healthcheckTime } from '../../src/ledger/policy.js'
+import { healthcheckTime } from '../../src/ledger/go-time.js'
 import { buildStatus, formatAge, gatherStatus, LIVE_TTL_SECONDS, renderStatus, shortPeerId, type StatusInputs } from '../../src/status.js'
 
 chalk.level = 0
