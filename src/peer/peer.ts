@@ -51,7 +51,6 @@ export interface PeerEvents {
   ledger: []
   /** Any block arrived (changed or not), with the id of the forwarding peer. */
   block: [from: string, block: Block]
-  peers: [count: number]
 }
 
 /**
@@ -133,8 +132,6 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
         this.announceSoon()
       }
     })
-    host.addEventListener('connection:open', () => this.emit('peers', this.host.getPeers().length))
-    host.addEventListener('connection:close', () => this.emit('peers', this.host.getPeers().length))
   }
 
   static async start(opts: PeerOptions): Promise<EdgePeer> {
