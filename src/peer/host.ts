@@ -118,7 +118,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     node.dial(peer.id).catch(() => {})
   })
   await node.start()
-  return node as unknown as PeerHost
+  return node as PeerHost
 }
 
 function badAddress(what: string, addr: string, why: string, hint: string): UsageError {

@@ -109,7 +109,7 @@ export function nextDrain(stream: Stream, ms: number): Promise<void> {
  * would split it over two frames.
  */
 function frameRoom(stream: Stream): number {
-  const room = (stream as unknown as { maxMessageSize?: unknown }).maxMessageSize
+  const room = (stream as { maxMessageSize?: unknown }).maxMessageSize
   return typeof room === 'number' ? room : Number.POSITIVE_INFINITY
 }
 

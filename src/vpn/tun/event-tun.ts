@@ -64,7 +64,7 @@ export class EventTun extends TunBase {
     }
     // 64 KiB: the largest IP packet; the kernel never returns more than one packet per read.
     const buffer = Buffer.alloc(65536)
-    const SocketWithHandle = net.Socket as unknown as new (options: object) => net.Socket
+    const SocketWithHandle = net.Socket as new (options: object) => net.Socket
     this.socket = new SocketWithHandle({
       handle,
       readable: true,

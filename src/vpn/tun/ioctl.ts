@@ -47,7 +47,7 @@ export async function loadIoctl(): Promise<{ ioctl: Ioctl; errno: () => number }
   }
   // The process's own symbols: glibc or musl, whichever Node is linked with.
   const self = koffi.load(null)
-  const ioctl = self.func('int ioctl(int fd, unsigned long request, ...)') as unknown as Ioctl
+  const ioctl = self.func('int ioctl(int fd, unsigned long request, ...)') as Ioctl
   ioctlFn = { ioctl, errno: () => koffi.errno() }
   return ioctlFn
 }

@@ -6,12 +6,11 @@ export function ip(args: string[], timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('ip', args, { timeout: timeoutMs, encoding: 'utf8' }, (err, _stdout, stderr) => {
       if (!err) return resolve()
-      const e = err as NodeJS.ErrnoException & { killed?: boolean }
-      if (e.code === 'ENOENT') {
+      if (err.code === 'ENOENT') {
         reject(new UserError('configuring the TUN device needs iproute2 (the `ip` command), which is not installed', { hint: 'install iproute2', cause: err }))
       } else {
-        const detail = (stderr || e.message).trim().split('\n')[0]
-        reject(new UserError(`ip ${args.join(' ')} failed: ${e.killed ? `no answer within ${timeoutMs} ms` : detail}`, { cause: err }))
+        const detail = (stderr || err.message).trim().split('\n')[0]
+        reject(new UserError(`ip ${args.join(' ')} failed: ${err.killed ? `no answer within ${timeoutMs} ms` : detail}`, { cause: err }))
       }
     })
   })
