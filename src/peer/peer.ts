@@ -124,9 +124,8 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       log: (m) => this.log('debug', m),
     })
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
-    const pubsub = host.services.pubsub as unknown as EventTarget
-    pubsub.addEventListener('subscription-change', (evt) => {
-      const { peerId, subscriptions } = (evt as CustomEvent<{ peerId: { toString(): string }; subscriptions: { topic: string; subscribe: boolean }[] }>).detail
+    host.services.pubsub.addEventListener('subscription-change', (evt) => {
+      const { peerId, subscriptions } = evt.detail
       if (subscriptions.some((s) => s.subscribe && s.topic === this.hub.currentTopic)) {
         this.discovery.remember(peerId.toString())
         this.announceSoon()
