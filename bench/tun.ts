@@ -2,7 +2,7 @@
  * TUN throughput and latency, per I/O mode (root; runs in a throw-away network namespace).
  *
  * In namespace kctl-<pid>-<rand>, a "device" process opens ktun0 (10.99.0.1/24,
- * MTU 1500) with src/vpn/tun.ts and a "client" process uses a UDP socket:
+ * MTU 1500) with src/vpn/tun/index.ts and a "client" process uses a UDP socket:
  *   - echo:  the device reads each UDP packet for 10.99.0.2, swaps addresses and
  *            ports (checksums stay valid) and writes it back; the client keeps
  *            W datagrams in flight and measures replies/s and round trips;
@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { openTun, type TunIo } from '../src/vpn/tun.js'
+import { openTun, type TunIo } from '../src/vpn/tun/index.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const DEVICE_IP = '10.99.0.1'

@@ -6,7 +6,7 @@ interface Resolvers<T> {
   reject: (reason?: unknown) => void
 }
 
-const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
+const P = Promise as { withResolvers?: <T>() => Resolvers<T> }
 if (typeof P.withResolvers !== 'function') {
   P.withResolvers = function withResolvers<T>(): Resolvers<T> {
     let resolve!: Resolvers<T>['resolve']

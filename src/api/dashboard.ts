@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs'
 import type { ApiMachine, ApiSummary } from './client.js'
-import { route, type ApiBackend, type ApiReply } from './server.js'
+import type { ApiBackend, ApiReply } from './backend.js'
+import { route } from './routes.js'
 import { encodePaddedUrlBase64 } from '../kairos/layout.js'
 import { goJsonStringify } from '../ledger/json.js'
 import { HEALTHCHECK_BUCKET } from '../ledger/policy.js'

@@ -1,7 +1,7 @@
 import { encodeBlock } from '../ledger/block.js'
 import { goJsonStringify } from '../ledger/json.js'
 import type { EdgePeer } from '../peer/peer.js'
-import type { ApiBackend } from './server.js'
+import type { ApiBackend } from './backend.js'
 
 /**
  * Serves the API from a running peer. Writes behave like EdgeVPN's Persist:

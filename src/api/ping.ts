@@ -9,7 +9,7 @@
 import { ExitCode, UserError } from '../errors.js'
 import type { EdgePeer } from '../peer/peer.js'
 import { pingPeer, resolvePingTarget, type PingSummary, type PingTarget } from '../peer/ping.js'
-import type { ApiReply } from './server.js'
+import type { ApiReply } from './backend.js'
 
 export const PING_PATH = '/api/kairosctl/ping'
 

@@ -66,7 +66,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     try {
       const { flags, args } = await this.parse({
         flags: this.ctor.flags,
-        baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+        baseFlags: super.ctor.baseFlags,
         args: this.ctor.args,
         strict: this.ctor.strict,
       })

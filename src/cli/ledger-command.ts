@@ -12,11 +12,11 @@ export abstract class LedgerCommand<T extends typeof Command> extends BaseComman
 
   override async init(): Promise<void> {
     await super.init()
-    pickNetworkSource(this.flags as unknown as NetworkFlagValues, this.argv)
+    pickNetworkSource(this.flags as NetworkFlagValues, this.argv)
   }
 
   protected async withLedger<R>(fn: (access: LedgerAccess) => Promise<R>): Promise<R> {
-    const access = await openLedger(this.flags as unknown as NetworkFlagValues, (line) => this.progress(line))
+    const access = await openLedger(this.flags as NetworkFlagValues, (line) => this.progress(line))
     this.clearProgress()
     try {
       return await fn(access)

@@ -33,7 +33,7 @@ export default class Status extends BaseCommand<typeof Status> {
 
   async run(): Promise<void> {
     const f = this.flags
-    const network = f as unknown as NetworkFlagValues
+    const network = f as NetworkFlagValues
     const progress = (line: string): void => this.progress(line)
     const status = await gatherStatus({
       api: f.api,

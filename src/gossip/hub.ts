@@ -61,8 +61,6 @@ export interface Envelope {
 export interface HubEvents {
   /** An unsealed, decompressed payload (the JSON of a ledger block) and the peer it came from. */
   payload: [payload: Uint8Array, from: string]
-  /** The topic changed (first join included). */
-  topic: [topic: string]
   /** A message that could not be opened; for debug logs only. */
   dropped: [reason: string, from: string]
 }
@@ -170,7 +168,6 @@ export class GossipHub extends EventEmitter<HubEvents> {
     this.topic = topic
     this.pubsub.topicValidators.set(topic, this.validator)
     this.pubsub.subscribe(topic)
-    this.emit('topic', topic)
   }
 
   private receive(msg: GossipMessage): void {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import { healthcheckTime } from '../ledger/policy.js'
+import { healthcheckTime } from '../ledger/go-time.js'
 import { EdgePeer } from '../peer/peer.js'
 import { generateToken, type NetworkToken } from '../token/token.js'
 import { encodeKubeconfig } from './kubeconfig.js'

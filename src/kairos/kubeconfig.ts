@@ -252,16 +252,7 @@ export interface WaitOptions {
  * but broken fails at once. At the timeout, throws a UserError naming what
  * is still missing.
  */
-export async function waitForKubeconfig(access: LedgerAccess, networkId: string, opts: WaitOptions): Promise<ClusterAccess>
-/** @deprecated pass `{ timeoutMs, onProgress }` instead. */
-export async function waitForKubeconfig(access: LedgerAccess, networkId: string, timeoutMs: number, onProgress?: (status: string) => void): Promise<ClusterAccess>
-export async function waitForKubeconfig(
-  access: LedgerAccess,
-  networkId: string,
-  optsOrTimeout: WaitOptions | number,
-  legacyProgress?: (status: string) => void,
-): Promise<ClusterAccess> {
-  const opts: WaitOptions = typeof optsOrTimeout === 'number' ? { timeoutMs: optsOrTimeout, onProgress: legacyProgress } : optsOrTimeout
+export async function waitForKubeconfig(access: LedgerAccess, networkId: string, opts: WaitOptions): Promise<ClusterAccess> {
   const { timeoutMs, signal, onProgress } = opts
   let result: ClusterAccess | undefined
   let fatal: unknown

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { decodeEntry, encodeEntry, EntryError, isLegacy, type Entry } from './entry.js'
+import { goTimeString } from './go-time.js'
 import { goCompare, goFieldKey, goJsonString, isJsonObject, JsonError, parseJson, type JsonValue } from './json.js'
 
 /** bucket → key → entry. */
@@ -154,17 +155,6 @@ export const GENESIS_HASH = checksum({ index: 0, timestamp: '', storage: new Map
 /** A genesis block (Index 0, no data, the constant genesis hash). */
 export function genesisBlock(now: Date = new Date()): Block {
   return { index: 0, timestamp: goTimeString(now), storage: new Map(), hash: GENESIS_HASH, prevHash: '' }
-}
-
-/**
- * Go's time.Time.String() of a UTC time: `2026-08-06 07:06:40.123456789 +0000 UTC`,
- * trailing zeros of the fraction trimmed (no fraction at all on a whole second).
- * `extraNanos` (0–999999) adds precision below the Date's milliseconds.
- */
-export function goTimeString(d: Date, extraNanos = 0): string {
-  const iso = d.toISOString() // 2026-08-06T07:06:40.123Z
-  const frac = String(d.getUTCMilliseconds() * 1_000_000 + extraNanos).padStart(9, '0').replace(/0+$/, '')
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac ? '.' + frac : ''} +0000 UTC`
 }
 
 /** Copies storage: maps are copied, entries are shared (treat them as immutable). */

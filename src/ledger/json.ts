@@ -326,10 +326,10 @@ export function goJsonStringify(v: unknown, opts: GoJsonOptions = {}): string {
     if (x instanceof Date) return '"' + goTimeJson(x) + '"'
     let pairs: [string, unknown][]
     if (x instanceof Map) {
-      pairs = [...x.entries()].map(([k, e]) => [String(k), e] as [string, unknown])
+      pairs = [...x.entries()].map(([k, e]) => [String(k), e])
       pairs.sort(([a], [b]) => goCompare(a, b))
     } else {
-      pairs = Object.entries(x as Record<string, unknown>).filter(([, e]) => e !== undefined)
+      pairs = Object.entries(x).filter(([, e]) => e !== undefined)
       if (opts.sortKeys) pairs.sort(([a], [b]) => goCompare(a, b))
     }
     return '{' + pairs.map(([k, e]) => goJsonString(k) + ':' + enc(e, depth + 1)).join(',') + '}'

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events'
-import { checksum, copyStorage, genesisBlock, goTimeString, type Block, type ChecksumStyle, type Storage } from './block.js'
+import { checksum, copyStorage, genesisBlock, type Block, type ChecksumStyle, type Storage } from './block.js'
+import { dateNanos, goTimeString } from './go-time.js'
 import { compareSig, I64_MAX, I64_MIN, legacyEntry, sameEntry, signEntrySync, U64_MAX, verifyEntry, type Entry, type Signer } from './entry.js'
 import { goCompare, goJsonStringify } from './json.js'
-import { dateNanos, expiredAbsolute, HEALTHCHECK_BUCKET, isLive, policyOf, type BucketPolicy } from './policy.js'
+import { expiredAbsolute, HEALTHCHECK_BUCKET, isLive, policyOf, type BucketPolicy } from './policy.js'
 
 /**
  * How the ledger merges blocks from the network and writes entries.

@@ -1,7 +1,7 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
-import type { Message } from '@libp2p/gossipsub'
+import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -33,7 +33,8 @@ export type PeerHost = Libp2p<{
   identify: ReturnType<ReturnType<typeof identify>>
   identifyPush: ReturnType<ReturnType<typeof identifyPush>>
   ping: ReturnType<ReturnType<typeof ping>>
-  pubsub: PubSubLike
+  /** The hub's view of gossipsub, and the subscription changes the peer answers. */
+  pubsub: PubSubLike & { addEventListener(type: 'subscription-change', listener: (evt: CustomEvent<SubscriptionChangeData>) => void): void }
   dht?: KadDHT
 }>
 
@@ -118,7 +119,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     node.dial(peer.id).catch(() => {})
   })
   await node.start()
-  return node as unknown as PeerHost
+  return node as PeerHost
 }
 
 function badAddress(what: string, addr: string, why: string, hint: string): UsageError {

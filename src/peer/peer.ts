@@ -51,7 +51,6 @@ export interface PeerEvents {
   ledger: []
   /** Any block arrived (changed or not), with the id of the forwarding peer. */
   block: [from: string, block: Block]
-  peers: [count: number]
 }
 
 /**
@@ -125,16 +124,13 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       log: (m) => this.log('debug', m),
     })
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
-    const pubsub = host.services.pubsub as unknown as EventTarget
-    pubsub.addEventListener('subscription-change', (evt) => {
-      const { peerId, subscriptions } = (evt as CustomEvent<{ peerId: { toString(): string }; subscriptions: { topic: string; subscribe: boolean }[] }>).detail
+    host.services.pubsub.addEventListener('subscription-change', (evt) => {
+      const { peerId, subscriptions } = evt.detail
       if (subscriptions.some((s) => s.subscribe && s.topic === this.hub.currentTopic)) {
         this.discovery.remember(peerId.toString())
         this.announceSoon()
       }
     })
-    host.addEventListener('connection:open', () => this.emit('peers', this.host.getPeers().length))
-    host.addEventListener('connection:close', () => this.emit('peers', this.host.getPeers().length))
   }
 
   static async start(opts: PeerOptions): Promise<EdgePeer> {

@@ -1,6 +1,7 @@
 /** Shaping a source's answers into the status object (pure). */
 import { parseJson } from '../ledger/json.js'
-import { dateNanos, healthcheckTime, isLive, parseGoRfc3339 } from '../ledger/policy.js'
+import { dateNanos, healthcheckTime, parseGoRfc3339 } from '../ledger/go-time.js'
+import { isLive } from '../ledger/policy.js'
 import { LIVE_TTL_SECONDS, type MachineStatus, type Status, type StatusInputs } from './model.js'
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')

@@ -8,7 +8,7 @@
  */
 import { ApiClient, type ApiMachine, type ApiSummary } from '../api/client.js'
 import { peerBackend } from '../api/peer-backend.js'
-import { route } from '../api/server.js'
+import { route } from '../api/routes.js'
 import { ExitCode, UserError } from '../errors.js'
 import { HEALTHCHECK_BUCKET } from '../ledger/policy.js'
 import type { EdgePeer } from '../peer/peer.js'

@@ -6,11 +6,12 @@ import { startApiServer, type ApiServer } from '../api/server.js'
 import { pingRoute } from '../api/ping.js'
 import { UserError } from '../errors.js'
 import { localMachineEntry, type MachineEntry } from '../ledger/machine.js'
-import { healthcheckTime, ownerFromPeerId } from '../ledger/policy.js'
+import { healthcheckTime } from '../ledger/go-time.js'
+import { ownerFromPeerId } from '../ledger/policy.js'
 import { EdgePeer, type PeerOptions } from '../peer/peer.js'
 import { DhcpAborted, leasePath, negotiate, readLease, writeLease } from './dhcp.js'
 import { VpnRouter, type RouterStats, type SendMode, type VpnSnapshot } from './router.js'
-import { addTunAddress, openTun, type Tun } from './tun.js'
+import { addTunAddress, openTun, type Tun } from './tun/index.js'
 
 export interface BridgeOptions {
   peer: EdgePeer

@@ -1,7 +1,7 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ipDestination, PacketFramer } from './packet.js'
-import type { Tun } from './tun.js'
+import type { Tun } from './tun/index.js'
 import { fastInboundOf } from '../peer/patches/index.js'
 
 /** EdgeVPN's VPN protocol: raw IP packets, no framing. */
@@ -109,7 +109,7 @@ export function nextDrain(stream: Stream, ms: number): Promise<void> {
  * would split it over two frames.
  */
 function frameRoom(stream: Stream): number {
-  const room = (stream as unknown as { maxMessageSize?: unknown }).maxMessageSize
+  const room = (stream as { maxMessageSize?: unknown }).maxMessageSize
   return typeof room === 'number' ? room : Number.POSITIVE_INFINITY
 }
 

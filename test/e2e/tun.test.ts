@@ -9,7 +9,8 @@
  * that a socket of its own must receive. On `close` it closes the TUN and
  * must then exit by itself, with nothing left pending.
  *
- * The pure parts (errno mapping, ifreq layout, option checks) run everywhere.
+ * The pure parts (errno mapping, ifreq layout, option checks) are unit tests:
+ * test/unit/tun/.
  */
 import assert from 'node:assert/strict'
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process'
@@ -18,7 +19,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { ExitCode, UserError } from '../../src/errors.js'
 import { ipDestination, ipSource } from '../../src/vpn/packet.js'
-import { ifreqFor, IFF_NO_PI, IFF_TUN, openTun, tunOpenError, tunSetIff, validateTunOptions, type TunIo } from '../../src/vpn/tun.js'
+import { openTun, type TunIo } from '../../src/vpn/tun/index.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const TUN_NAME = 'ktun0'
@@ -150,52 +151,6 @@ if (process.env.KCTL_TUN_WORKER) {
 async function defineTests(): Promise<void> {
   const { test } = await import('node:test')
   const { createNetwork, requireNetns } = await import('../helpers/netns.js')
-
-  test('ifreq layout and TUNSETIFF number', () => {
-    const ifr = ifreqFor('kairos0')
-    assert.equal(ifr.length, 40)
-    assert.equal(ifr.toString('latin1', 0, 7), 'kairos0')
-    assert.ok(ifr.subarray(7, 16).every((b) => b === 0))
-    assert.equal(ifr.readUInt16LE(16), IFF_TUN | IFF_NO_PI)
-    assert.equal(ifr.readUInt16LE(16), 0x1001)
-    assert.equal(tunSetIff('x64'), 0x400454ca)
-    assert.equal(tunSetIff('arm64'), 0x400454ca)
-    assert.equal(tunSetIff('ppc64'), 0x800454ca)
-  })
-
-  test('errno mapping gives operator errors', () => {
-    const perm = tunOpenError('kairos0', 'attach', 'EPERM')
-    assert.ok(perm instanceof UserError)
-    assert.equal(perm.exitCode, ExitCode.Permission)
-    assert.equal(perm.line(), 'creating TUN device kairos0 needs root or CAP_NET_ADMIN: run with sudo, or use --no-tun')
-    assert.equal(tunOpenError('kairos0', 'open', 'EACCES').exitCode, ExitCode.Permission)
-    const missing = tunOpenError('kairos0', 'open', 'ENOENT')
-    assert.equal(missing.exitCode, ExitCode.Failure)
-    assert.match(missing.line(), /needs \/dev\/net\/tun, which is missing: load the tun kernel module/)
-    const busy = tunOpenError('kairos0', 'attach', 'EBUSY')
-    assert.match(busy.line(), /^TUN device kairos0 is already in use by another process: stop the other bridge or choose another --interface$/)
-    assert.match(tunOpenError('eth0', 'attach', 'EINVAL').line(), /an interface named eth0 already exists and is not a TUN device/)
-    assert.match(tunOpenError('kairos0', 'attach', 'errno 95').line(), /failed at TUNSETIFF: errno 95/)
-  })
-
-  test('option checks', () => {
-    const ok = { name: 'kairos0', mtu: 1200, address: '10.1.0.254/24' }
-    validateTunOptions(ok)
-    validateTunOptions({ ...ok, address: 'fd00::1/64', mtu: 1280 })
-    for (const bad of [
-      { ...ok, name: '' },
-      { ...ok, name: 'a-very-long-name0' },
-      { ...ok, name: 'bad/name' },
-      { ...ok, mtu: 0 },
-      { ...ok, mtu: 1200.5 },
-      { ...ok, address: '10.1.0.254' },
-      { ...ok, address: '10.1.0.254/33' },
-      { ...ok, address: 'nonsense/24' },
-      { ...ok, address: 'fd00::1/64' },
-    ]) {
-      assert.throws(() => validateTunOptions(bad), (err: unknown) => err instanceof UserError && err.exitCode === ExitCode.Usage, JSON.stringify(bad))
-    }
-  })
 
   interface Worker {
     child: ChildProcess

@@ -18,7 +18,7 @@ import net from 'node:net'
 import { test } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_INBOUND_STREAMS, VPN_PROTOCOL, VpnRouter } from '../../src/vpn/router.js'
-import type { Tun } from '../../src/vpn/tun.js'
+import type { Tun } from '../../src/vpn/tun/index.js'
 import { host, identified, MemoryTun, packet, until } from '../helpers/vpn.js'
 
 /** A TCP relay to `port` on loopback whose reading from the dialling side can be stopped and resumed. */

@@ -8,7 +8,7 @@ import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { VpnRouter, type SendMode } from '../../src/vpn/router.js'
-import type { Tun } from '../../src/vpn/tun.js'
+import type { Tun } from '../../src/vpn/tun/index.js'
 import { host, identified, MemoryTun, packet, seqOf, until } from '../helpers/vpn.js'
 
 for (const mode of ['reuse', 'per-packet'] as SendMode[]) {

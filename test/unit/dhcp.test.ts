@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { ExitCode, UserError } from '../../src/errors.js'
-import { healthcheckTime } from '../../src/ledger/policy.js'
+import { healthcheckTime } from '../../src/ledger/go-time.js'
 import { generateToken, parseToken, tokenYaml } from '../../src/token/token.js'
 import {
   DhcpAborted,

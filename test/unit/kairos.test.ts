@@ -587,7 +587,7 @@ describe('waitForKubeconfig', () => {
 
   test('an empty network: the timeout keeps the hint about other buckets', async () => {
     const fake = new FakeLedger({ prod: { a: '"x"' } })
-    await assert.rejects(waitForKubeconfig(fake, NET, 200), (err: unknown) => {
+    await assert.rejects(waitForKubeconfig(fake, NET, { timeoutMs: 200 }), (err: unknown) => {
       assert.ok(err instanceof UserError)
       assert.equal(err.message, 'timed out after 200ms waiting for the kubeconfig: the ledger has no Kairos data for network id "kairos"')
       assert.equal(err.hint, 'buckets present: prod (is the network id one of them?)')

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { BlockError, checksum, checksumInput, decodeBlock, encodeBlock, GENESIS_HASH, genesisBlock, goTimeString, type Block } from '../../src/ledger/block.js'
+import { BlockError, checksum, checksumInput, decodeBlock, encodeBlock, GENESIS_HASH, genesisBlock, type Block } from '../../src/ledger/block.js'
+import { goTimeString } from '../../src/ledger/go-time.js'
 import { legacyEntry, type Entry } from '../../src/ledger/entry.js'
 import { parseJson } from '../../src/ledger/json.js'
 import { noVectors, vectors } from '../helpers/vectors.js'

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import { checksum, decodeBlock, encodeBlock, GENESIS_HASH, genesisBlock, goTimeString, type Block } from '../../src/ledger/block.js'
+import { checksum, decodeBlock, encodeBlock, GENESIS_HASH, genesisBlock, type Block } from '../../src/ledger/block.js'
+import { goTimeString } from '../../src/ledger/go-time.js'
 import { compareSig, EntryError, legacyEntry, signEntrySync, signerFromPrivateKey, verifyEntry, type Entry, type Signer } from '../../src/ledger/entry.js'
 import { Ledger, versionAfter, type LedgerOptions, type OwnershipMode } from '../../src/ledger/ledger.js'
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { BUCKET_POLICIES, expiredAbsolute, isLive, ownerFromPeerId, ownerIsKey, parseGoRfc3339, policyOf } from '../../src/ledger/policy.js'
+import { parseGoRfc3339 } from '../../src/ledger/go-time.js'
+import { BUCKET_POLICIES, expiredAbsolute, isLive, ownerFromPeerId, ownerIsKey, policyOf } from '../../src/ledger/policy.js'
 
 describe('bucket policy registry', () => {
   test('owned buckets, owner rules, expiry kinds', () => {

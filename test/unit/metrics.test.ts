@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { prometheusText, transportOf, type MetricsSnapshot } from '../../src/api/metrics.js'
-import { respond, type ApiBackend } from '../../src/api/server.js'
+import type { ApiBackend } from '../../src/api/backend.js'
+import { respond } from '../../src/api/respond.js'
 import { emptyRouterStats } from '../../src/vpn/router.js'
 
 const snapshot: MetricsSnapshot = {
