@@ -35,6 +35,10 @@ export interface DhtSnapshot {
   /** Distinct other peers found announcing the token's rendezvous, and how many we got connected to. */
   providersFound: number
   providersConnected: number
+  /** Of those, how many over a direct (not relayed) connection. */
+  providersDirect: number
+  /** Hole punches asked for by peers over relays, and how they ended. */
+  holePunches: { requests: number; punched: number; failed: number }
   /** Lost network peers being redialled now. */
   redialling: number
 }
@@ -99,6 +103,12 @@ export function prometheusText(s: MetricsSnapshot): string {
         [{ source: 'bootstrap', state: 'reached' }, d.bootstrapReached],
         [{ source: 'rendezvous', state: 'found' }, d.providersFound],
         [{ source: 'rendezvous', state: 'connected' }, d.providersConnected],
+        [{ source: 'rendezvous', state: 'direct' }, d.providersDirect],
+      ]),
+      family('kairosctl_holepunch_requests_total', 'counter', 'Hole punches (DCUtR) peers asked us for over a relay.', [[{}, d.holePunches.requests]]),
+      family('kairosctl_holepunch_results_total', 'counter', 'Hole punches by result.', [
+        [{ result: 'direct' }, d.holePunches.punched],
+        [{ result: 'failed' }, d.holePunches.failed],
       ]),
       family('kairosctl_discovery_redialling_peers', 'gauge', 'Lost network peers being redialled now.', [[{}, d.redialling]]),
     )
@@ -152,6 +162,8 @@ export function peerMetrics(peer: EdgePeer, bridge?: Bridge): MetricsSnapshot {
       bootstrapReached: report.dht.bootstrapReached,
       providersFound: report.dht.providersFound,
       providersConnected: report.dht.providersConnected,
+      providersDirect: report.dht.providersDirect,
+      holePunches: { ...peer.host.services.holePunch.stats },
       redialling: report.dht.redialling,
     },
     vpn: bridge?.vpnSnapshot(),

@@ -17,6 +17,8 @@ export interface RendezvousReport {
   /** Distinct other peers announcing this token's rendezvous, and how many we got connected to. */
   providersFound: number
   providersConnected: number
+  /** Of those, how many we had a direct (not relayed) connection with. */
+  providersDirect: number
   /** Lost network peers (bootstrap or topic peers) being redialled now. */
   redialling: number
 }
@@ -59,6 +61,7 @@ export class RendezvousDiscovery {
   private readonly bootstrapReached = new Set<string>()
   private readonly providers = new Set<string>()
   private readonly connectedProviders = new Set<string>()
+  private readonly directProviders = new Set<string>()
   private lookups = 0
   private rounds = 0
   /** Peers to redial when lost: bootstrap peers (with their address) and remembered topic peers. */
@@ -134,7 +137,9 @@ export class RendezvousDiscovery {
 
   report(): RendezvousReport {
     for (const id of this.providers) {
-      if (this.host.getPeers().some((p) => p.toString() === id)) this.connectedProviders.add(id)
+      const connections = this.host.getConnections(peerIdFromString(id))
+      if (connections.length > 0) this.connectedProviders.add(id)
+      if (connections.some((c) => c.limits === undefined)) this.directProviders.add(id)
     }
     return {
       bootstrapPeers: this.bootstrapPeers.length,
@@ -143,6 +148,7 @@ export class RendezvousDiscovery {
       lookups: this.lookups,
       providersFound: this.providers.size,
       providersConnected: this.connectedProviders.size,
+      providersDirect: this.directProviders.size,
       redialling: this.redials.size,
     }
   }

@@ -1,4 +1,5 @@
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
 import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
@@ -15,6 +16,7 @@ import { createLibp2p } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ExitCode, UsageError, UserError } from '../errors.js'
 import type { PubSubLike } from '../gossip/hub.js'
+import { holePunch, type HolePunch } from './nat/holepunch.js'
 import { HostPatches } from './patches/index.js'
 
 export interface HostOptions {
@@ -35,6 +37,7 @@ export type PeerHost = Libp2p<{
   ping: ReturnType<ReturnType<typeof ping>>
   /** The hub's view of gossipsub, and the subscription changes the peer answers. */
   pubsub: PubSubLike & { addEventListener(type: 'subscription-change', listener: (evt: CustomEvent<SubscriptionChangeData>) => void): void }
+  holePunch: HolePunch
   dht?: KadDHT
 }>
 
@@ -68,6 +71,7 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
+    holePunch: holePunch(),
     pubsub: gossipsub({
       globalSignaturePolicy: 'StrictSign',
       floodPublish: true,
@@ -95,7 +99,9 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     start: false,
     privateKey: opts.privateKey,
     addresses: { listen: listen.map(String) },
-    transports: [tcp()],
+    // Relayed connections (dialled through a node's /p2p-circuit address) are limited: gossip and
+    // VPN traffic wait for the direct connection a hole punch makes (src/peer/nat/holepunch.ts).
+    transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [patches.connectionEncrypter(noise())],
     // EdgeVPN nodes open a stream per VPN packet: allow many streams at once, and
     // streams that arrive before the connection is fully set up (more than 10

@@ -107,8 +107,15 @@ export function syncTimeoutError(r: DiscoveryReport, timeoutMs: number): UserErr
   if (dht && r.topicPeers === 0) {
     if (dht.providersFound > 0 && dht.providersConnected === 0) {
       return new UserError(
-        `found ${dht.providersFound} node(s) of this network through the DHT rendezvous but could not connect to any within ${secs}s ` +
-          '(they are probably behind NAT, and kairosctl cannot use relays or hole punching yet)',
+        `found ${dht.providersFound} node(s) of this network through the DHT rendezvous but could not connect to any within ${secs}s, ` +
+          'neither directly nor through a relay (they are behind NAT and announce no relay address yet)',
+        { hint: 'retry in a minute, make one node reachable (a public address or a forwarded port), or pass --bootstrap-peer with the multiaddr of a node this machine can reach' },
+      )
+    }
+    if (dht.providersConnected > 0 && dht.providersDirect === 0) {
+      return new UserError(
+        `found ${dht.providersFound} node(s) of this network through the DHT rendezvous and reached ${dht.providersConnected} through a relay, ` +
+          `but no direct connection came up within ${secs}s: hole punching failed (one of the NATs may be symmetric), and the ledger never travels over a relay`,
         { hint: 'make one node reachable (a public address or a forwarded port), or pass --bootstrap-peer with the multiaddr of a node this machine can reach' },
       )
     }

@@ -123,6 +123,11 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     this.discovery = new RendezvousDiscovery(host, opts.token, this.dhtBootstrap.peers, {
       log: (m) => this.log('debug', m),
     })
+    host.services.holePunch.onEvent = (e) => {
+      if (e.kind === 'request') this.log('debug', `hole punch: ${e.peer} asks over a relay (its addresses ${e.theirs.join(', ') || 'none'}; ours ${e.ours.join(', ') || 'none'})`)
+      else if (e.kind === 'punched') this.log('debug', `hole punch: direct connection to ${e.peer} at ${e.addr} after ${e.ms} ms`)
+      else this.log('debug', `hole punch with ${e.peer} failed: ${e.why}`)
+    }
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
     host.services.pubsub.addEventListener('subscription-change', (evt) => {
       const { peerId, subscriptions } = evt.detail

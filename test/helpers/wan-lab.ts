@@ -3,7 +3,7 @@
  * libp2p nodes on it, and two sites behind NAT routers.
  *
  *   <id>-inet   bridge br0: the "internet", 11.0.0.0/16 (no route anywhere else)
- *     ├─ <id>-b1..b5   11.0.0.11-15   wanboot: kad-dht server, relay v2, AutoNAT v1
+ *     ├─ <id>-b1..b5   11.0.0.11-15   wanboot: kad-dht server, relay v2, AutoNAT v1 (b4, b5: TCP only)
  *     ├─ <id>-pub<k>   11.0.3.<10+k>  hosts with a public address (addPublicHost)
  *     ├─ <id>-natE     wan0 11.0.1.1 │ lan 192.168.10.1/24, nft masquerade
  *     │    └─ <id>-e<k>  192.168.10.<10+k>  (addSiteHost(lab.edge))
@@ -21,6 +21,11 @@
  * the mapping is endpoint independent) and forward only LAN → WAN plus
  * established/related flows: unsolicited inbound packets are dropped silently,
  * as on a home router. `symmetric: true` makes a router pick a random port per flow.
+ *
+ * Like part of the real public DHT, some public nodes listen on TCP only
+ * (`tcpOnlyPublicNodes`, default 2): go-libp2p prefers QUIC wherever it can,
+ * so without them a Go node behind NAT would only ever have its QUIC address
+ * observed, and would offer no TCP address to punch to.
  *
  * The public nodes' identities come from fixed seeds, so their peer IDs and
  * multiaddrs (`bootstrapPeers`) are known before anything dials them.
@@ -56,8 +61,8 @@ export interface PublicNode extends WanHost {
   peerId: string
   /** `/ip4/…/tcp/4001/p2p/ID` */
   tcp: string
-  /** `/ip4/…/udp/4001/quic-v1/p2p/ID` */
-  quic: string
+  /** `/ip4/…/udp/4001/quic-v1/p2p/ID` (undefined for a TCP-only node) */
+  quic?: string
   events(): WanbootEvent[]
   logs(): string
 }
@@ -115,6 +120,8 @@ export interface CreateWanLabOptions {
    * (default 300): the latency of the real DHT, which netem cannot provide here.
    */
   dhtDelayMs?: number
+  /** How many of the public nodes (the last ones) listen on TCP only (default 2). */
+  tcpOnlyPublicNodes?: number
   /** Endpoint-dependent (random port) mapping on the routers. */
   symmetric?: { edge?: boolean; home?: boolean }
 }
@@ -265,18 +272,20 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
 
     // ---- public nodes -----------------------------------------------------
     const count = options.publicNodes ?? 5
+    const tcpOnly = options.tcpOnlyPublicNodes ?? 2
     const specs = Array.from({ length: count }, (_, i) => {
       const seed = `b${i + 1}`
       const peerId = wanbootPeerId(seed)
       const addr = `11.0.0.${11 + i}`
-      return { seed, peerId, ip: addr, tcp: `/ip4/${addr}/tcp/4001/p2p/${peerId}`, quic: `/ip4/${addr}/udp/4001/quic-v1/p2p/${peerId}` }
+      const quic = i < count - tcpOnly ? `/ip4/${addr}/udp/4001/quic-v1/p2p/${peerId}` : undefined
+      return { seed, peerId, ip: addr, tcp: `/ip4/${addr}/tcp/4001/p2p/${peerId}`, quic }
     })
-    const all = specs.flatMap((s) => [s.tcp, s.quic])
+    const all = specs.flatMap((s) => (s.quic ? [s.tcp, s.quic] : [s.tcp]))
     const publicNodes: PublicNode[] = []
     for (const spec of specs) {
       const ns = await newNs(spec.seed)
       await plugIntoInternet(ns, 'eth0', `${spec.ip}/16`)
-      const child = group.spawn(ns, binary, ['-seed', spec.seed, '-ip', spec.ip, '-peers', all.join(','), '-dht-delay', `${options.dhtDelayMs ?? 300}ms`], {
+      const child = group.spawn(ns, binary, ['-seed', spec.seed, '-ip', spec.ip, '-peers', all.join(','), '-dht-delay', `${options.dhtDelayMs ?? 300}ms`, ...(spec.quic ? [] : ['-tcp-only'])], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch },
       })

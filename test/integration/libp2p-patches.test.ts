@@ -53,10 +53,12 @@ function collect(stream: Stream): Promise<Uint8Array> {
 
 let a: PeerHost
 let b: PeerHost
+let c: PeerHost
 
 before(async () => {
   a = await host()
   b = await host()
+  c = await host()
   fastInboundOf(b)!.handle(PROTOCOL, (stream) => {
     void collect(stream).then((data) => {
       stream.send(data)
@@ -71,6 +73,7 @@ before(async () => {
 after(async () => {
   await a?.stop()
   await b?.stop()
+  await c?.stop()
 })
 
 test('two hosts exchange a stream and a gossip message, and every libp2p patch took effect', async () => {
@@ -89,6 +92,16 @@ test('two hosts exchange a stream and a gossip message, and every libp2p patch t
   await waitUntil(() => a.services.pubsub.getSubscribers(TOPIC).some((p) => p.equals(b.peerId)), { what: 'b subscribed, as a sees it' })
   await a.services.pubsub.publish(TOPIC, new TextEncoder().encode('hello'))
   assert.equal(new TextDecoder().decode(await withTimeout(gossip, 10_000, 'the gossip message')), 'hello')
+
+  // A connection from a's listen port, as a hole punch makes it, upgraded by the TCP transport.
+  const port = (ma: { toString(): string }) => Number(/\/tcp\/(\d+)/.exec(ma.toString())?.[1])
+  const conn = await a.services.holePunch.connectFromListenPort(c.peerId, [{ host: '127.0.0.1', port: port(c.getMultiaddrs()[0]) }], true)
+  assert.equal(conn.remotePeer.toString(), c.peerId.toString())
+  assert.equal(conn.direction, 'outbound')
+  await waitUntil(() => c.getConnections(a.peerId).length > 0, { what: 'c holding the connection from a' })
+  const seenByC = c.getConnections(a.peerId)[0]
+  assert.equal(port(seenByC.remoteAddr), port(a.getMultiaddrs()[0]), 'c sees the connection come from a\'s listen port')
+  assert.equal(seenByC.direction, 'inbound')
 
   for (const patch of libp2pPatches) {
     for (const counter of patch.effects) {

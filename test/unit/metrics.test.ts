@@ -17,7 +17,7 @@ const snapshot: MetricsSnapshot = {
     { direction: 'inbound', type: 'relayed', transport: 'tcp', limited: true },
     { direction: 'outbound', type: 'direct', transport: 'quic', limited: false },
   ],
-  dht: { routingTablePeers: 17, rounds: 4, lookups: 8, bootstrapPeers: 5, bootstrapReached: 3, providersFound: 2, providersConnected: 1, redialling: 1 },
+  dht: { routingTablePeers: 17, rounds: 4, lookups: 8, bootstrapPeers: 5, bootstrapReached: 3, providersFound: 2, providersConnected: 1, providersDirect: 1, holePunches: { requests: 3, punched: 1, failed: 2 }, redialling: 1 },
   vpn: {
     stats: { ...emptyRouterStats(), sent: 10, received: 20, droppedNoRoute: 1, droppedQueueFull: 2, droppedSendError: 3, rejectedStreams: 4, rejectedStreamsBusy: 8, streamsOpened: 5, inboundStreams: 9 },
     queued: new Map([['12D3KooWB', 3], ['12D3KooWA', 0]]),
@@ -64,6 +64,10 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   assert.equal(s.get('kairosctl_discovery_peers{source="bootstrap",state="reached"}'), 3)
   assert.equal(s.get('kairosctl_discovery_peers{source="rendezvous",state="found"}'), 2)
   assert.equal(s.get('kairosctl_discovery_peers{source="rendezvous",state="connected"}'), 1)
+  assert.equal(s.get('kairosctl_discovery_peers{source="rendezvous",state="direct"}'), 1)
+  assert.equal(s.get('kairosctl_holepunch_requests_total'), 3)
+  assert.equal(s.get('kairosctl_holepunch_results_total{result="direct"}'), 1)
+  assert.equal(s.get('kairosctl_holepunch_results_total{result="failed"}'), 2)
   assert.equal(s.get('kairosctl_discovery_redialling_peers'), 1)
   assert.equal(s.get('kairosctl_vpn_packets_sent_total'), 10)
   assert.equal(s.get('kairosctl_vpn_packets_received_total'), 20)

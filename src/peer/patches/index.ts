@@ -1,6 +1,7 @@
 import type { Connection, ConnectionEncrypter, StreamMuxerFactory } from '@libp2p/interface'
 import { FastInbound, fastInboundStats } from './fast-inbound.js'
 import { gossipOutboundLimitStats, liftOutboundLimit } from './gossip-outbound-limit.js'
+import { tcpSocketDialStats } from './tcp-socket-dial.js'
 import { withBatchedWrites, writeBatchingStats } from './write-batching.js'
 
 /**
@@ -45,6 +46,13 @@ export const libp2pPatches: readonly LibP2pPatch[] = [
     writtenAgainst: { '@libp2p/gossipsub': '17.1.1' },
     stats: gossipOutboundLimitStats,
     effects: ['streams', 'framed'],
+  },
+  {
+    name: 'TCP sockets of our own (hole punching)',
+    file: 'src/peer/patches/tcp-socket-dial.ts',
+    writtenAgainst: { '@libp2p/tcp': '11.0.28', libp2p: '3.3.11' },
+    stats: tcpSocketDialStats,
+    effects: ['transports', 'upgraded'],
   },
 ]
 

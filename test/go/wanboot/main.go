@@ -77,6 +77,7 @@ func main() {
 	port := flag.Int("port", 4001, "TCP and UDP (QUIC) port")
 	peers := flag.String("peers", "", "comma-separated multiaddrs (with /p2p/) of the other public nodes")
 	dhtDelay := flag.Duration("dht-delay", 0, "wait this long before answering each DHT request (internet latency; there is no netem here)")
+	tcpOnly := flag.Bool("tcp-only", false, "listen on TCP only (no QUIC), like the part of the public DHT without QUIC")
 	flag.Parse()
 	if *seed == "" {
 		fmt.Fprintln(os.Stderr, "wanboot: -seed is required")
@@ -93,12 +94,13 @@ func main() {
 		os.Exit(2)
 	}
 
+	listen := []string{fmt.Sprintf("/ip4/%s/tcp/%d", *ip, *port)}
+	if !*tcpOnly {
+		listen = append(listen, fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", *ip, *port))
+	}
 	h, err := libp2p.New(
 		libp2p.Identity(priv),
-		libp2p.ListenAddrStrings(
-			fmt.Sprintf("/ip4/%s/tcp/%d", *ip, *port),
-			fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", *ip, *port),
-		),
+		libp2p.ListenAddrStrings(listen...),
 		libp2p.ForceReachabilityPublic(),
 		libp2p.EnableRelayService(relayv2.WithACL(logACL{})),
 		libp2p.EnableNATService(),
