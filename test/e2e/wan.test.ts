@@ -6,9 +6,14 @@
  *
  * - control: a Go EdgeVPN node at the operator's site syncs the edge's ledger
  *   across both NATs (what Go does there is recorded in docs/wan.md);
+ * - rung N: both sites behind NAT; kairosctl reaches the edge nodes through
+ *   a public relay, answers their hole punch (DCUtR) from its listen port,
+ *   and reads the ledger over the direct connection;
  * - rung P: one edge node has a public address; kairosctl at the operator's
  *   site finds it through the DHT rendezvous on the public nodes alone (no
- *   mDNS, no address of any edge node given) and reads the ledger.
+ *   mDNS, no address of any edge node given) and reads the ledger;
+ * - negative: both NATs symmetric; the punch cannot work and kairosctl says
+ *   so in one line.
  */
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
@@ -205,5 +210,23 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     const off = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token, '--no-mdns', '--timeout', '3'], { KAIROSCTL_NO_PUBLIC_DHT: '1' }, 60_000)
     assert.notEqual(off.code, 0)
     assert.doesNotMatch(off.stderr, /bootstrap peer|Amino/)
+  })
+
+  test('negative: with both NATs symmetric, kairosctl says within --timeout that hole punching failed, in one line', async (t) => {
+    // The public edge node of rung P would answer directly: only the nodes behind NAT stay.
+    await Promise.all(edges.slice(2).map((e) => e.stop()))
+    await lab.setSymmetric(lab.edge, true)
+    await lab.setSymmetric(lab.home, true)
+    const host = await lab.addSiteHost(lab.home)
+    const t0 = Date.now()
+    const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
+      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '30'], { KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '' })
+    const ms = Date.now() - t0
+    t.diagnostic(`exit ${r.code} after ${ms} ms: ${r.stderr.trim()}`)
+    assert.equal(r.code, 1, r.stderr)
+    const lines = r.stderr.split('\n').filter(Boolean)
+    assert.equal(lines.length, 1, r.stderr)
+    assert.match(lines[0], /^error: found [1-9] node\(s\) of this network through the DHT rendezvous and reached [1-9] through a relay, but no direct connection came up within 30s: hole punching failed/)
+    assert.match(lines[0], /make one node reachable/)
   })
 })

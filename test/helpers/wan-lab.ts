@@ -104,6 +104,8 @@ export interface WanLab {
   addPublicHost(): Promise<WanHost>
   /** The router's connection tracking table. */
   conntrack(site: NatSite): Promise<ConntrackEntry[]>
+  /** Switches a router between port-preserving and symmetric (random port per flow) NAT, for new flows. */
+  setSymmetric(site: NatSite, symmetric: boolean): Promise<void>
   /** Whether an `ss`-style endpoint (`ip:port`) lies inside the lab's address ranges. */
   inLab(endpoint: string): boolean
   /** Throws unless every namespace's routes stay inside the lab (no route out). */
@@ -328,6 +330,10 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
       home,
       addSiteHost,
       addPublicHost,
+      async setSymmetric(s, symmetric) {
+        await group.exec(s.router, 'nft', ['flush', 'chain', 'ip', 'nat', 'post'])
+        await group.exec(s.router, 'nft', ['add', 'rule', 'ip', 'nat', 'post', 'oifname', 'wan0', 'masquerade', ...(symmetric ? ['random'] : [])])
+      },
       async conntrack(s) {
         const { stdout } = await group.exec(s.router, 'cat', ['/proc/net/nf_conntrack'])
         return parseConntrack(stdout)
