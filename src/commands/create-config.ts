@@ -1,6 +1,6 @@
 import { BaseCommand } from '../cli/base.js'
 import { cloudConfig, cloudConfigReport, type CreateConfigJson } from '../cli/token-output.js'
-import { intervalArg, tokenFromInput, tokenShapeFlags } from './generate-token.js'
+import { intervalArg, tokenFromInput, tokenShapeFlags } from '../cli/token-flags.js'
 
 export default class CreateConfig extends BaseCommand<typeof CreateConfig> {
   static override summary = 'Print a cloud-config with a new network token'
