@@ -55,6 +55,7 @@ export function buildStatus(inputs: StatusInputs, now: Date = new Date()): Statu
       // matches, so its Connected is always false.
       connected: m.Connected === true || m.OnChain === true,
       onNetwork: m.OnChain === true,
+      link: (peerId && inputs.links?.[peerId]) || null,
       healthcheck: hc?.text ?? null,
       // Floor, so a healthcheck from a clock a fraction of a second ahead reads 0, not -1.
       healthcheckAgeSeconds: hc ? Math.floor(Number(nowNanos - hc.nanos) / 1e9) : null,

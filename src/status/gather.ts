@@ -57,7 +57,19 @@ export function inputsFromPeer(peer: EdgePeer): StatusInputs {
     summary: get<Partial<ApiSummary>>('/api/summary') ?? {},
     machines: get<Partial<ApiMachine>[]>('/api/machines') ?? [],
     healthcheck: get<Record<string, string> | null>(`/api/ledger/${HEALTHCHECK_BUCKET}`) ?? {},
+    links: peerLinks(peer),
   }
+}
+
+/** For each connected peer: direct when any of its connections is, else relayed. */
+function peerLinks(peer: EdgePeer): Record<string, 'direct' | 'relayed'> {
+  const links: Record<string, 'direct' | 'relayed'> = {}
+  for (const c of peer.host.getConnections()) {
+    const id = c.remotePeer.toString()
+    if (c.limits === undefined) links[id] = 'direct'
+    else links[id] ??= 'relayed'
+  }
+  return links
 }
 
 /** Whether an ApiClient error means nothing listens at the address. */

@@ -70,6 +70,8 @@ export interface MachineStatus {
   connected: boolean
   /** The machine is on the network's gossip topic (EdgeVPN's OnChain). */
   onNetwork: boolean
+  /** How the node answering reaches it: "direct", or only "relayed" (limited, no ledger or VPN traffic); null when not connected or the source cannot tell. */
+  link: 'direct' | 'relayed' | null
   /** The machine's last healthcheck time as stored in the ledger, or null when it has none (or an unreadable one). */
   healthcheck: string | null
   /** Whole seconds since that healthcheck (negative when the machine's clock is ahead), or null. */
@@ -88,4 +90,6 @@ export interface StatusInputs {
   healthcheck: Record<string, string>
   /** Only used when the summary lacks Peers. */
   peerstore?: Partial<ApiPeer>[]
+  /** Peer id → how we are connected to it, when the source can tell (a peer of our own). */
+  links?: Record<string, 'direct' | 'relayed'>
 }

@@ -52,7 +52,7 @@ test('the status object: this node, counts, machines sorted by address with heal
   assert.deepEqual(s.machines.map((m) => m.address), ['10.1.0.2', '10.1.0.3', '10.1.0.10', '10.1.0.254'])
   assert.deepEqual(s.machines[0], {
     peerId: N2, hostname: 'node-2', address: '10.1.0.2', os: 'linux', arch: 'amd64', version: 'v0.35.3',
-    self: false, connected: true, onNetwork: true, healthcheck: '2025-06-01T11:59:48Z', healthcheckAgeSeconds: 12, live: true,
+    self: false, connected: true, onNetwork: true, link: null, healthcheck: '2025-06-01T11:59:48Z', healthcheckAgeSeconds: 12, live: true,
   })
   const n3 = s.machines[1]
   assert.equal(n3.healthcheckAgeSeconds, 14 * 60)
@@ -76,7 +76,7 @@ test("a Go node's sparse answers: missing summary fields are null, missing flags
   assert.deepEqual(s.peers, { onNetwork: null, peerstore: 3, machines: 2, machinesConnected: 0, machinesLive: 0 })
   assert.deepEqual(s.machines[0], {
     peerId: N2, hostname: '', address: '10.1.0.2', os: '', arch: '', version: '',
-    self: false, connected: false, onNetwork: false, healthcheck: null, healthcheckAgeSeconds: null, live: false,
+    self: false, connected: false, onNetwork: false, link: null, healthcheck: null, healthcheckAgeSeconds: null, live: false,
   })
   assert.equal(s.machines[1].peerId, '')
   assert.equal(buildStatus(inputs({ summary: { Peers: '7' as unknown as number } }), NOW).peers.peerstore, null, 'only numbers count')
@@ -166,4 +166,15 @@ test('ledger text reaches the terminal without control characters, and clipped',
   assert.doesNotMatch(text, /\x1b/)
   assert.match(text, /^10\.1\.0\.2 +evil\?\[2J\?hostx+… +…kSCVe2Xo +12s ago +no$/m)
   assert.equal(s.machines[0].hostname.startsWith('evil\x1b[2J\n'), true, '--json keeps the value as stored')
+})
+
+test('a peer of our own tells direct from relayed connections; the table shows it', () => {
+  const s = buildStatus(inputs({ source: 'network', links: { [N2]: 'direct', [N3]: 'relayed' } }), NOW)
+  const by = Object.fromEntries(s.machines.map((m) => [m.peerId, m]))
+  assert.equal(by[N2].link, 'direct')
+  assert.equal(by[N3].link, 'relayed')
+  assert.equal(by[N10].link, null)
+  const text = renderStatus(s)
+  assert.match(text, /10\.1\.0\.2 .* yes \(direct\)$/m)
+  assert.match(text, /10\.1\.0\.3 .* relayed only$/m)
 })

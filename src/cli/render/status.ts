@@ -54,7 +54,7 @@ export function renderStatus(s: Status, opts: { verbose?: boolean } = {}): strin
   const headers = ['ADDRESS', 'HOSTNAME', 'PEER', ...(opts.verbose ? ['OS/ARCH', 'VERSION'] : []), 'HEALTHCHECK', 'CONNECTED']
   const rows = s.machines.map((m) => {
     const age = m.healthcheckAgeSeconds === null ? 'none' : formatAge(m.healthcheckAgeSeconds) + (m.live ? '' : ' (stale)')
-    const connected = m.self ? 'this node' : m.connected ? 'yes' : 'no'
+    const connected = m.self ? 'this node' : m.connected ? (m.link ? `yes (${m.link})` : 'yes') : m.link === 'relayed' ? 'relayed only' : 'no'
     const extra = opts.verbose ? [m.os || m.arch ? safe(`${m.os || '?'}/${m.arch || '?'}`, 30) : '-', safe(m.version, 30) || '-'] : []
     const peer = opts.verbose ? safe(m.peerId, 100) : shortPeerId(safe(m.peerId, 100))
     return [safe(m.address, 40) || '-', safe(m.hostname, 40) || '-', peer || '-', ...extra, age, connected]
