@@ -1,4 +1,4 @@
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ipDestination, PacketFramer } from './packet.js'
 import type { Tun } from './tun/index.js'
@@ -72,6 +72,8 @@ export function emptyRouterStats(): RouterStats {
 
 /** How long a link may wait for its stream or the connection without progress (Go's per-frame timeout is 15 s). */
 const SEND_TIMEOUT_MS = 15_000
+/** How often a sender waiting for a direct connection looks again. */
+const DIRECT_POLL_MS = 100
 
 /**
  * Inbound VPN streams open at once, over all peers; more are reset. Go opens a
@@ -319,14 +321,34 @@ export class VpnRouter {
     this.opts.log?.(msg)
   }
 
-  /** A negotiated `/edgevpn/0.1` stream to a peer, over an existing connection when there is one. */
+  /**
+   * A negotiated `/edgevpn/0.1` stream to a peer, over an existing direct
+   * connection when there is one. A relayed connection is limited and Go does
+   * not take VPN streams on it: with only that, wait (bounded) for the direct
+   * connection the hole punch makes.
+   */
   private async newStream(peer: PeerId): Promise<Stream> {
     const signal = AbortSignal.timeout(SEND_TIMEOUT_MS)
-    const open = this.opts.host.getConnections(peer).find((c) => c.status === 'open')
-    const connection = open ?? (await this.opts.host.dial(peer, { signal }))
+    const direct = (): Connection | undefined => this.opts.host.getConnections(peer).find((c) => c.status === 'open' && c.limits === undefined)
+    let connection = direct()
+    if (!connection) {
+      const dialled = await this.opts.host.dial(peer, { signal })
+      connection = dialled.limits === undefined ? dialled : await this.directConnection(peer, direct, signal)
+    }
     const stream = await connection.newStream(VPN_PROTOCOL, { signal, maxOutboundStreams: 4096 })
     this.stats.streamsOpened++
     return stream
+  }
+
+  /** Waits for a direct connection to the peer while only a relayed one is up. */
+  private async directConnection(peer: PeerId, direct: () => Connection | undefined, signal: AbortSignal): Promise<Connection> {
+    this.log(`only a relayed connection to ${peer.toString()}: waiting for a direct one before sending`)
+    for (;;) {
+      const found = direct()
+      if (found) return found
+      if (signal.aborted) throw new Error(`no direct connection to ${peer.toString()} within ${SEND_TIMEOUT_MS / 1000}s (only relayed)`)
+      await new Promise((r) => setTimeout(r, DIRECT_POLL_MS))
+    }
   }
 
   private async readLoop(): Promise<void> {
