@@ -18,6 +18,7 @@ import { ExitCode, UserError } from './errors.js'
 import { parseJson } from './ledger/json.js'
 import { DEFAULT_OWNERSHIP_TTL_SECONDS } from './ledger/ledger.js'
 import { dateNanos, HEALTHCHECK_BUCKET, healthcheckTime, isLive, parseGoRfc3339 } from './ledger/policy.js'
+import type { NatReport } from './peer/nat.js'
 import type { EdgePeer } from './peer/peer.js'
 
 /** Where `kairosctl bridge` serves its API by default. */
@@ -72,6 +73,11 @@ export interface Status {
   time: string
   /** The healthcheck age, in seconds, under which a machine is live. */
   liveTtlSeconds: number
+  /**
+   * Source "network": whether the internet can dial the short-lived peer (AutoNAT: public,
+   * private or unknown), the addresses peers observed and the ones UPnP mapped. Null for an API.
+   */
+  nat: NatReport | null
 }
 
 export interface MachineStatus {
@@ -108,6 +114,8 @@ export interface StatusInputs {
   healthcheck: Record<string, string>
   /** Only used when the summary lacks Peers. */
   peerstore?: Partial<ApiPeer>[]
+  /** Our own peer's NAT view (source "network"). */
+  nat?: NatReport
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
@@ -190,6 +198,7 @@ export function buildStatus(inputs: StatusInputs, now: Date = new Date()): Statu
     machines,
     time: healthcheckTime(now),
     liveTtlSeconds: LIVE_TTL_SECONDS,
+    nat: inputs.nat ? { ...inputs.nat, observed: [...inputs.nat.observed], mapped: [...inputs.nat.mapped] } : null,
   }
 }
 
@@ -239,6 +248,7 @@ export function renderStatus(s: Status, opts: { verbose?: boolean } = {}): strin
   lines.push(['peers', peerParts.length > 0 ? peerParts.join(', ') : 'unknown (the API does not report peer counts)'])
   lines.push(['machines', p.machines === 0 ? 'no other machine' : `${p.machinesConnected} of ${plural(p.machines, 'other machine')} connected, ${p.machinesLive} live`])
   lines.push(['ledger', s.ledger.height === null ? 'unknown height' : `block ${s.ledger.height}`])
+  if (s.nat) lines.push(['reach', renderNat(s.nat)])
   const width = Math.max(...lines.map(([k]) => k.length))
   let out = lines.map(([k, v]) => `${chalk.dim(k.padEnd(width))}  ${v}`).join('\n') + '\n'
 
@@ -253,6 +263,15 @@ export function renderStatus(s: Status, opts: { verbose?: boolean } = {}): strin
   })
   out += '\n' + table(headers, rows)
   return out
+}
+
+function renderNat(n: NatReport): string {
+  const what = n.reachability === 'public' ? 'public (dialable from the internet)' : n.reachability === 'private' ? 'private (behind NAT, not dialable from the internet)' : 'unknown (not verified yet)'
+  const parts = [what]
+  if (n.mapped.length > 0) parts.push(`UPnP mapped ${n.mapped.map((a) => safe(a, 80)).join(', ')}`)
+  else parts.push(n.natmap ? 'no UPnP mapping' : 'UPnP off')
+  if (n.observed.length > 0) parts.push(`observed ${n.observed.map((a) => safe(a, 80)).join(', ')}`)
+  return parts.join('; ')
 }
 
 // --- gathering -----------------------------------------------------------------
@@ -296,6 +315,7 @@ export function inputsFromPeer(peer: EdgePeer): StatusInputs {
     summary: get<Partial<ApiSummary>>('/api/summary') ?? {},
     machines: get<Partial<ApiMachine>[]>('/api/machines') ?? [],
     healthcheck: get<Record<string, string> | null>(`/api/ledger/${HEALTHCHECK_BUCKET}`) ?? {},
+    nat: peer.report().nat,
   }
 }
 

@@ -4,6 +4,7 @@ import type { LedgerAccess } from '../access.js'
 import { ApiLedgerAccess } from '../api/access.js'
 import { UsageError } from '../errors.js'
 import type { JoinProgress } from '../peer/access.js'
+import { natmapEnabled } from '../peer/nat.js'
 import type { OwnershipSetting } from '../peer/peer.js'
 import { networkTokenFlag, readToken } from './flags.js'
 
@@ -28,6 +29,8 @@ export const networkFlags = {
   listen: Flags.string({ description: 'libp2p listen multiaddr (repeatable)', multiple: true, multipleNonGreedy: true }),
   dht: Flags.boolean({ description: 'Discover peers through the DHT rendezvous', default: true, allowNo: true }),
   mdns: Flags.boolean({ description: 'Discover peers on the LAN with mDNS', default: true, allowNo: true }),
+  // No default: unset means on, except with KAIROSCTL_NO_PUBLIC_DHT=1 (natmapEnabled).
+  natmap: Flags.boolean({ description: 'Map the listen port on the router with UPnP so nodes behind NAT can dial us (default: on)', allowNo: true, env: 'EDGEVPNNATMAP' }),
   identity: Flags.string({ description: 'Keep the peer identity in this file (created 0600 if missing)' }),
   ownership: Flags.string({
     description: 'Ledger write mode: follow the network (auto), legacy unsigned (off), or signed (observe, enforce)',
@@ -44,6 +47,7 @@ export interface NetworkFlagValues {
   listen?: string[]
   dht: boolean
   mdns: boolean
+  natmap?: boolean
   identity?: string
   ownership: string
   timeout: number
@@ -106,6 +110,7 @@ export async function openLedger(flags: NetworkFlagValues, progress?: (line: str
     listen: flags.listen && flags.listen.length > 0 ? flags.listen : undefined,
     mdns: flags.mdns,
     dht: flags.dht,
+    natmap: natmapEnabled(flags.natmap),
     bootstrapPeers: bootstrapPeerList(flags['bootstrap-peer']),
     ownership: flags.ownership as OwnershipSetting,
     timeoutMs: flags.timeout * 1000,

@@ -9,6 +9,7 @@ import { BaseCommand } from '../cli/base.js'
 import { readToken } from '../cli/flags.js'
 import { bootstrapPeerList, networkFlags } from '../cli/network.js'
 import { ExitCode, UsageError, UserError } from '../errors.js'
+import { natmapEnabled } from '../peer/nat.js'
 import type { OwnershipSetting } from '../peer/peer.js'
 import { DhcpAborted, runBridge, type RunningBridge } from '../vpn/bridge.js'
 import type { SendMode } from '../vpn/router.js'
@@ -99,6 +100,7 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
           listen: f.listen && f.listen.length > 0 ? f.listen : undefined,
           mdns: f.mdns,
           dht: f.dht,
+          natmap: natmapEnabled(f.natmap),
           bootstrapPeers: bootstrapPeerList(f['bootstrap-peer']),
           ownership: f.ownership as OwnershipSetting,
           ownershipTtl: f['ownership-ttl'] || undefined,
