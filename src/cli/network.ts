@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js'
 import type { JoinProgress } from '../peer/join.js'
 import type { OwnershipSetting, PeerOptions } from '../peer/peer.js'
 import type { NetworkToken } from '../token/token.js'
+import { natmapEnabled } from '../peer/nat/reachability.js'
 import { networkTokenFlag, readToken } from './flags.js'
 
 /** Where a Kairos node's EdgeVPN daemon serves its API. */
@@ -30,6 +31,8 @@ export const networkFlags = {
   listen: Flags.string({ description: 'libp2p listen multiaddr (repeatable)', multiple: true, multipleNonGreedy: true }),
   dht: Flags.boolean({ description: 'Discover peers through the DHT rendezvous', default: true, allowNo: true }),
   mdns: Flags.boolean({ description: 'Discover peers on the LAN with mDNS', default: true, allowNo: true }),
+  // No default: unset means on, except with KAIROSCTL_NO_PUBLIC_DHT=1 (natmapEnabled).
+  natmap: Flags.boolean({ description: 'Map the listen port on the router with UPnP so nodes behind NAT can dial us (default: on)', allowNo: true, env: 'EDGEVPNNATMAP' }),
   identity: Flags.string({ description: 'Keep the peer identity in this file (created 0600 if missing)' }),
   ownership: Flags.string({
     description: 'Ledger write mode: follow the network (auto), legacy unsigned (off), or signed (observe, enforce)',
@@ -46,6 +49,7 @@ export interface NetworkFlagValues {
   listen?: string[]
   dht: boolean
   mdns: boolean
+  natmap?: boolean
   identity?: string
   ownership: string
   timeout: number
@@ -61,7 +65,7 @@ export function bootstrapPeerList(values: string[] | string | undefined): string
 }
 
 /** The flags of {@link networkFlags} that say how the peer joins (every command that runs one: the ledger commands, status, ping, bridge). */
-export type PeerFlagValues = Pick<NetworkFlagValues, 'identity' | 'listen' | 'mdns' | 'dht' | 'bootstrap-peer' | 'ownership'>
+export type PeerFlagValues = Pick<NetworkFlagValues, 'identity' | 'listen' | 'mdns' | 'dht' | 'natmap' | 'bootstrap-peer' | 'ownership'>
 
 /** The options of a peer that joins the network with `token` the way the flags say. */
 export function peerOptionsFromFlags(flags: PeerFlagValues, token: NetworkToken): PeerOptions {
@@ -71,6 +75,7 @@ export function peerOptionsFromFlags(flags: PeerFlagValues, token: NetworkToken)
     listen: flags.listen && flags.listen.length > 0 ? flags.listen : undefined,
     mdns: flags.mdns,
     dht: flags.dht,
+    natmap: natmapEnabled(flags.natmap),
     bootstrapPeers: bootstrapPeerList(flags['bootstrap-peer']),
     ownership: flags.ownership as OwnershipSetting,
   }

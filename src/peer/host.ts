@@ -1,3 +1,4 @@
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
@@ -11,12 +12,14 @@ import { noise } from '@libp2p/noise'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ExitCode, UsageError, UserError } from '../errors.js'
 import type { PubSubLike } from '../gossip/hub.js'
 import { holePunch, type HolePunch } from './nat/holepunch.js'
+import type { HostAddress } from './nat/reachability.js'
 import { HostPatches } from './patches/index.js'
 
 export interface HostOptions {
@@ -29,6 +32,13 @@ export interface HostOptions {
   dhtServer?: boolean
   bootstrapPeers: string[]
   maxMessageSize: number
+  /** Ask the router for port mappings with UPnP (Go EdgeVPN's --natmap); off when undefined. */
+  natmap?: boolean
+}
+
+/** Our addresses as libp2p's address manager keeps them (with what verified them). */
+export interface AddressInfo {
+  addresses(): HostAddress[]
 }
 
 export type PeerHost = Libp2p<{
@@ -39,6 +49,7 @@ export type PeerHost = Libp2p<{
   pubsub: PubSubLike & { addEventListener(type: 'subscription-change', listener: (evt: CustomEvent<SubscriptionChangeData>) => void): void }
   holePunch: HolePunch
   dht?: KadDHT
+  addressInfo: AddressInfo
 }>
 
 /**
@@ -72,6 +83,12 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     identifyPush: identifyPush(),
     ping: ping(),
     holePunch: holePunch(),
+    // AutoNAT v1, as Go EdgeVPN nodes serve it (--natservice): we dial back for
+    // them, and they confirm which of our public addresses can be dialled.
+    autoNAT: autoNAT(),
+    addressInfo: (components: { addressManager: { getAddressesWithMetadata(): HostAddress[] } }): AddressInfo => ({
+      addresses: () => components.addressManager.getAddressesWithMetadata(),
+    }),
     pubsub: gossipsub({
       globalSignaturePolicy: 'StrictSign',
       floodPublish: true,
@@ -92,6 +109,13 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
       peerInfoMapper: passthroughMapper,
       allowQueryWithZeroPeers: true,
     })
+  }
+
+  // Only listen addresses other than loopback can be mapped: with none, no gateway is even searched for.
+  if (opts.natmap && listen.some((ma) => !/^\/ip[46]\/(127\.|::1\/)/.test(ma.toString()))) {
+    // The router's answer is trusted as it is in go-libp2p (NATPortMap): the mapped
+    // address is announced at once, so nodes that find us on the DHT can dial it.
+    services.upnpNAT = uPnPNAT({ autoConfirmAddress: true, portMappingDescription: 'kairosctl' })
   }
 
   const patches = new HostPatches()

@@ -12,6 +12,7 @@ import { dhtBootstrap, type DhtBootstrap } from './bootstrap-list.js'
 import { RendezvousDiscovery, type RendezvousReport } from './discovery.js'
 import { createHost, type PeerHost } from './host.js'
 import { loadIdentity } from './identity.js'
+import { natReport, type NatReport } from './nat/reachability.js'
 import { OwnershipDetector, type NetworkKind } from './ownership.js'
 
 /**
@@ -38,6 +39,8 @@ export interface PeerOptions {
   /** Serve DHT queries (for a network made only of our own peers). */
   dhtServer?: boolean
   bootstrapPeers?: string[]
+  /** Map our listen ports on the router with UPnP (off when undefined; the CLI turns it on). */
+  natmap?: boolean
   ownership?: OwnershipSetting
   /** Ownership liveness TTL in seconds (Go v0.35.4: 480, v0.35.0-3: 120). */
   ownershipTtl?: number
@@ -73,6 +76,8 @@ export interface DiscoveryReport {
   blockSenders: number
   /** The DHT rendezvous (absent when the DHT is off), and where its bootstrap peers came from. */
   dht?: RendezvousReport & { source: DhtBootstrap['source'] }
+  /** Whether the internet can dial us (AutoNAT), our observed and UPnP-mapped addresses. */
+  nat?: NatReport
 }
 
 /**
@@ -148,6 +153,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       dhtServer: opts.dhtServer,
       bootstrapPeers: opts.bootstrapPeers ?? [],
       maxMessageSize: opts.token.maxMessageSize,
+      natmap: opts.natmap,
     })
     const peer = new EdgePeer(host, privateKey, opts)
     peer.hub.start()
@@ -181,6 +187,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       blocksReceived: this.blocksReceived,
       blockSenders: this.senders.size,
       dht: (this.opts.dht ?? true) ? { ...this.discovery.report(), source: this.dhtBootstrap.source } : undefined,
+      nat: natReport(this.host.services.addressInfo.addresses(), this.opts.natmap ?? false, this.host.services.holePunch.observedIps()),
     }
   }
 

@@ -85,5 +85,6 @@ export function buildStatus(inputs: StatusInputs, now: Date = new Date()): Statu
     machines,
     time: healthcheckTime(now),
     liveTtlSeconds: LIVE_TTL_SECONDS,
+    nat: inputs.nat ? { ...inputs.nat, observed: [...inputs.nat.observed], mapped: [...inputs.nat.mapped] } : null,
   }
 }

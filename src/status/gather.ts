@@ -58,6 +58,7 @@ export function inputsFromPeer(peer: EdgePeer): StatusInputs {
     machines: get<Partial<ApiMachine>[]>('/api/machines') ?? [],
     healthcheck: get<Record<string, string> | null>(`/api/ledger/${HEALTHCHECK_BUCKET}`) ?? {},
     links: peerLinks(peer),
+    nat: peer.report().nat,
   }
 }
 

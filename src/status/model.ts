@@ -6,6 +6,7 @@
  */
 import type { ApiMachine, ApiPeer, ApiSummary } from '../api/client.js'
 import { DEFAULT_OWNERSHIP_TTL_SECONDS } from '../ledger/ledger.js'
+import type { NatReport } from '../peer/nat/reachability.js'
 
 /**
  * A machine counts as live while its healthcheck is younger than this: EdgeVPN
@@ -33,6 +34,11 @@ export interface Status {
     /** Hostname of its machines entry, or null. */
     hostname: string | null
   }
+  /**
+   * Source "network": whether the internet can dial the short-lived peer (AutoNAT: public,
+   * private or unknown), the addresses peers observed and the ones UPnP mapped. Null for an API.
+   */
+  nat: NatReport | null
   ledger: {
     /** Index of the node's last ledger block; null when the API does not say. */
     height: number | null
@@ -90,6 +96,8 @@ export interface StatusInputs {
   healthcheck: Record<string, string>
   /** Only used when the summary lacks Peers. */
   peerstore?: Partial<ApiPeer>[]
+  /** Our own peer's NAT view (source "network"). */
+  nat?: NatReport
   /** Peer id → how we are connected to it, when the source can tell (a peer of our own). */
   links?: Record<string, 'direct' | 'relayed'>
 }

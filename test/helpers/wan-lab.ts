@@ -100,6 +100,8 @@ export interface WanLab {
   bootstrapTcp: string[]
   edge: NatSite
   home: NatSite
+  /** The home router's UPnP gateway (option `upnp`). */
+  upnp?: UpnpGateway
   addSiteHost(site: NatSite): Promise<WanHost>
   addPublicHost(): Promise<WanHost>
   /** The router's connection tracking table. */
@@ -126,6 +128,19 @@ export interface CreateWanLabOptions {
   tcpOnlyPublicNodes?: number
   /** Endpoint-dependent (random port) mapping on the routers. */
   symmetric?: { edge?: boolean; home?: boolean }
+  /**
+   * Run miniupnpd (nftables backend, secure mode, only the LAN may map ports)
+   * on the home router, as a home router with UPnP on. `lab.upnp` then exists.
+   */
+  upnp?: boolean
+}
+
+/** miniupnpd on the home router. */
+export interface UpnpGateway {
+  /** The port mappings miniupnpd installed: the rules of its DNAT chain, one per line. */
+  mappings(): Promise<string[]>
+  /** miniupnpd's own log (debug mode). */
+  logs(): string
 }
 
 let wanbootBinary: { binary: string; remove: () => void } | undefined
@@ -206,7 +221,7 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
       await ip(['-n', ns, 'link', 'set', dev, 'up'])
     }
 
-    const site = async (name: 'edge' | 'home', tag: string, wanIp: string, lanSubnet: string, symmetric: boolean): Promise<NatSite> => {
+    const site = async (name: 'edge' | 'home', tag: string, wanIp: string, lanSubnet: string, symmetric: boolean, upnp = false): Promise<NatSite> => {
       const router = await newNs(`nat${tag}`)
       await plugIntoInternet(router, 'wan0', `${wanIp}/16`)
       await ip(['-n', router, 'link', 'add', 'lan', 'type', 'bridge', 'stp_state', '0', 'mcast_snooping', '0'])
@@ -235,8 +250,31 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
           '    type filter hook forward priority 0; policy drop;',
           '    ct state established,related accept',
           '    iifname "lan" oifname "wan0" accept',
+          // Port forwardings (miniupnpd's DNAT rules) let inbound flows through, as on a home router.
+          ...(upnp ? ['    iifname "wan0" oifname "lan" ct status dnat accept'] : []),
           '  }',
           '}',
+          // The chains miniupnpd fills (its nft_init.sh layout, in a table of its own).
+          ...(upnp
+            ? [
+                'table inet upnp {',
+                '  chain miniupnpd {',
+                '  }',
+                '  chain prerouting {',
+                '    type nat hook prerouting priority -100; policy accept;',
+                '    jump prerouting_miniupnpd',
+                '  }',
+                '  chain postrouting {',
+                '    type nat hook postrouting priority 99; policy accept;',
+                '    jump postrouting_miniupnpd',
+                '  }',
+                '  chain prerouting_miniupnpd {',
+                '  }',
+                '  chain postrouting_miniupnpd {',
+                '  }',
+                '}',
+              ]
+            : []),
           '',
         ].join('\n'),
       )
@@ -244,7 +282,66 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
       return { name, router, wanIp, lanSubnet, hosts: [] }
     }
     const edge = await site('edge', 'E', '11.0.1.1', '192.168.10', options.symmetric?.edge ?? false)
-    const home = await site('home', 'H', '11.0.2.1', '192.168.20', options.symmetric?.home ?? false)
+    const home = await site('home', 'H', '11.0.2.1', '192.168.20', options.symmetric?.home ?? false, options.upnp ?? false)
+
+    let upnp: UpnpGateway | undefined
+    if (options.upnp) {
+      const conf = join(scratch, 'miniupnpd.conf')
+      writeFileSync(
+        conf,
+        [
+          'ext_ifname=wan0',
+          'listening_ip=lan',
+          'http_port=5000',
+          'enable_upnp=yes',
+          'enable_natpmp=no',
+          'secure_mode=yes',
+          'system_uptime=yes',
+          'notify_interval=60',
+          'clean_ruleset_interval=600',
+          'uuid=3f1c6a52-0d6c-4d6e-9d4a-6b1a2f0e7c11',
+          `lease_file=${join(scratch, 'upnp.leases')}`,
+          'upnp_table_name=upnp',
+          'upnp_nat_table_name=upnp',
+          'upnp_forward_chain=miniupnpd',
+          'upnp_nat_chain=prerouting_miniupnpd',
+          'upnp_nat_postrouting_chain=postrouting_miniupnpd',
+          `allow 1024-65535 ${home.lanSubnet}.0/24 1024-65535`,
+          'deny 0-65535 0.0.0.0/0 0-65535',
+          '',
+        ].join('\n'),
+      )
+      // -d: foreground with its log on stderr; -P: a pid file of its own (the default is shared).
+      const child = group.spawn(home.router, 'miniupnpd', ['-d', '-f', conf, '-P', join(scratch, 'miniupnpd.pid')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      })
+      // Stopped with the namespaces at teardown (the group kills what runs in them).
+      let log = ''
+      const append = (c: Buffer) => {
+        log = (log + c.toString('utf8')).slice(-64_000)
+      }
+      child.stdout?.on('data', append)
+      child.stderr?.on('data', append)
+      ;(child.stdout as unknown as { unref?: () => void } | null)?.unref?.()
+      ;(child.stderr as unknown as { unref?: () => void } | null)?.unref?.()
+      // Listening once its HTTP port answers on the LAN address.
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null || child.signalCode !== null) throw new StopWaiting(`miniupnpd exited: ${log.slice(-2000)}`)
+          const r = await group.exec(home.router, 'ss', ['-Htln', 'sport = :5000'], { allowFailure: true })
+          return r.stdout.includes(':5000') || undefined
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: 'miniupnpd listening' },
+      )
+      upnp = {
+        async mappings() {
+          const { stdout } = await group.exec(home.router, 'nft', ['list', 'chain', 'inet', 'upnp', 'prerouting_miniupnpd'])
+          return stdout.split('\n').map((l) => l.trim()).filter((l) => /dnat/.test(l))
+        },
+        logs: () => log,
+      }
+    }
 
     const addSiteHost = async (s: NatSite): Promise<WanHost> => {
       const k = s.hosts.length + 1
@@ -328,6 +425,7 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
       bootstrapTcp: specs.map((s) => s.tcp),
       edge,
       home,
+      upnp,
       addSiteHost,
       addPublicHost,
       async setSymmetric(s, symmetric) {

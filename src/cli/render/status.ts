@@ -1,5 +1,6 @@
 /** `kairosctl status` as people read it. */
 import chalk from 'chalk'
+import type { NatReport } from '../../peer/nat/reachability.js'
 import type { Status } from '../../status/model.js'
 import { clip, table } from '../table.js'
 
@@ -27,6 +28,15 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`
 }
 
+function renderNat(n: NatReport): string {
+  const what = n.reachability === 'public' ? 'public (dialable from the internet)' : n.reachability === 'private' ? 'private (behind NAT, not dialable from the internet)' : 'unknown (not verified yet)'
+  const parts = [what]
+  if (n.mapped.length > 0) parts.push(`UPnP mapped ${n.mapped.map((a) => safe(a, 80)).join(', ')}`)
+  else parts.push(n.natmap ? 'no UPnP mapping' : 'UPnP off')
+  if (n.observed.length > 0) parts.push(`observed ${n.observed.map((a) => safe(a, 80)).join(', ')}`)
+  return parts.join('; ')
+}
+
 /** The status as people read it: a few lines about this node, then a table of machines. */
 export function renderStatus(s: Status, opts: { verbose?: boolean } = {}): string {
   const lines: [string, string][] = []
@@ -47,6 +57,7 @@ export function renderStatus(s: Status, opts: { verbose?: boolean } = {}): strin
   lines.push(['peers', peerParts.length > 0 ? peerParts.join(', ') : 'unknown (the API does not report peer counts)'])
   lines.push(['machines', p.machines === 0 ? 'no other machine' : `${p.machinesConnected} of ${plural(p.machines, 'other machine')} connected, ${p.machinesLive} live`])
   lines.push(['ledger', s.ledger.height === null ? 'unknown height' : `block ${s.ledger.height}`])
+  if (s.nat) lines.push(['reach', renderNat(s.nat)])
   const width = Math.max(...lines.map(([k]) => k.length))
   let out = lines.map(([k, v]) => `${chalk.dim(k.padEnd(width))}  ${v}`).join('\n') + '\n'
 

@@ -21,9 +21,11 @@
  * Messages: uvarint-length-prefixed protobuf `HolePunch { Type type = 1;
  * repeated bytes ObsAddrs = 2 }`, CONNECT = 100, SYNC = 300, at most 4 KiB.
  */
+import { isIPv4 } from 'node:net'
 import type { Connection, PeerId, Stream, Transport, Upgrader } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { publicIp } from './reachability.js'
 import { dialFromPort, shareListenPort } from './reuseport.js'
 import { socketDialer, upgradeSocket } from '../patches/tcp-socket-dial.js'
 
@@ -105,15 +107,7 @@ function varint(n: number): number[] {
 
 /** Whether an IPv4 address is routable on the internet (what go-libp2p's manet.IsPublicAddr accepts). */
 export function isPublicIPv4(ip: string): boolean {
-  const o = ip.split('.').map(Number)
-  if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return false
-  const [a, b, c] = o
-  return !(
-    a === 0 || a === 10 || a === 127 || a >= 224 ||
-    (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b < 32) ||
-    (a === 192 && b === 168) || (a === 192 && b === 0 && (c === 0 || c === 2)) || (a === 198 && (b === 18 || b === 19)) ||
-    (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)
-  )
+  return isIPv4(ip) && publicIp(`/ip4/${ip}/`) !== undefined
 }
 
 /** A public /ip4/A/tcp/P address (nothing after it but an optional /p2p/ID), as host and port. */
