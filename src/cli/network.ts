@@ -40,6 +40,7 @@ export const networkFlags = {
     default: 'auto',
   }),
   timeout: Flags.integer({ description: 'Seconds to wait for peers and the ledger', default: 30, min: 1 }),
+  verbose: Flags.boolean({ char: 'v', description: 'With --network-token: log each step of joining on stderr (bootstrap, rendezvous, relay, hole punch, direct connection, sync)' }),
 }
 
 export interface NetworkFlagValues {
@@ -53,6 +54,7 @@ export interface NetworkFlagValues {
   identity?: string
   ownership: string
   timeout: number
+  verbose?: boolean
 }
 
 /**
@@ -118,6 +120,13 @@ export async function openLedger(flags: NetworkFlagValues, progress?: (line: str
   return joinFromFlags(flags, progress)
 }
 
+/** KAIROSCTL_DEBUG: every line with its level; --verbose: the steps (and warnings) only. */
+function joinLog(verbose: boolean): ((level: 'debug' | 'info' | 'warn', msg: string) => void) | undefined {
+  if (process.env.KAIROSCTL_DEBUG) return (level, msg) => process.stderr.write(`[${level}] ${msg}\n`)
+  if (verbose) return (level, msg) => level !== 'debug' && process.stderr.write(`${level === 'warn' ? 'warning: ' : ''}${msg}\n`)
+  return undefined
+}
+
 /**
  * Joins the network with the flags' token (read as readToken() does) and
  * waits until the ledger is synced. `progress` gets a one-line status meanwhile.
@@ -135,6 +144,6 @@ export async function joinFromFlags(flags: NetworkFlagValues, progress?: (line: 
     ...peerOptionsFromFlags(flags, token),
     timeoutMs: flags.timeout * 1000,
     onProgress: show,
-    log: process.env.KAIROSCTL_DEBUG ? (level, msg) => process.stderr.write(`[${level}] ${msg}\n`) : undefined,
+    log: joinLog(flags.verbose === true),
   })
 }

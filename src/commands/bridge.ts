@@ -30,7 +30,8 @@ export type BridgeJson =
     }
   | { state: 'down'; address?: null }
 
-const { api: _api, timeout: _timeout, ...peerFlags } = networkFlags
+// The bridge logs each step anyway (it runs until stopped), so it has no --verbose.
+const { api: _api, timeout: _timeout, verbose: _verbose, ...peerFlags } = networkFlags
 
 export default class Bridge extends BaseCommand<typeof Bridge> {
   static override summary = "Connect this machine to the cluster's VPN through a local TUN device"

@@ -23,7 +23,7 @@ export default class Status extends BaseCommand<typeof Status> {
       description: `EdgeVPN API to read (http://HOST:PORT or unix:///path; default ${DEFAULT_BRIDGE_API}, the bridge's)`,
       env: 'EDGEVPN_API',
     }),
-    verbose: Flags.boolean({ char: 'v', description: 'Show full peer IDs, OS/arch and version of each machine' }),
+    verbose: Flags.boolean({ char: 'v', description: 'Show full peer IDs, OS/arch and version of each machine; with --network-token, also log each step of joining on stderr' }),
   }
 
   override async init(): Promise<void> {

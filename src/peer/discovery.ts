@@ -30,7 +30,8 @@ export interface DiscoveryOptions {
   redialMinMs?: number
   /** Longest pause between redials (default 10 s). */
   redialMaxMs?: number
-  log?: (msg: string) => void
+  /** Debug lines; `step` marks the steps of reaching the network (shown with --verbose). */
+  log?: (msg: string, step?: boolean) => void
 }
 
 /** Topic peers remembered for redialling (the oldest is forgotten first). */
@@ -179,7 +180,12 @@ export class RendezvousDiscovery {
     try {
       for await (const provider of routing.findProviders(cid, { signal })) {
         if (provider.id.equals(this.host.peerId)) continue
-        this.providers.add(provider.id.toString())
+        const id = provider.id.toString()
+        if (!this.providers.has(id)) {
+          const relayed = provider.multiaddrs.filter((a) => a.toString().includes('/p2p-circuit')).length
+          this.opts.log?.(`rendezvous: found ${id} on the DHT (${provider.multiaddrs.length} address(es), ${relayed} through a relay)`, true)
+        }
+        this.providers.add(id)
         void this.dialPeer(provider.id)
       }
       this.lookups++
@@ -192,7 +198,11 @@ export class RendezvousDiscovery {
   private async dial(addr: string): Promise<void> {
     try {
       const conn = await this.host.dial(multiaddr(addr), { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]) })
-      this.bootstrapReached.add(conn.remotePeer.toString())
+      const id = conn.remotePeer.toString()
+      if (!this.bootstrapReached.has(id)) {
+        this.bootstrapReached.add(id)
+        this.opts.log?.(`bootstrap: reached ${addr} (${this.bootstrapReached.size} of ${this.bootstrapPeers.length})`, true)
+      }
     } catch (err) {
       this.opts.log?.(`bootstrap peer ${addr} not reachable: ${(err as Error).message}`)
     }
@@ -204,8 +214,14 @@ export class RendezvousDiscovery {
       return
     }
     try {
-      await this.host.dial(id, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]) })
+      const conn = await this.host.dial(id, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]) })
       this.connectedProviders.add(id.toString())
+      this.opts.log?.(
+        conn.limits === undefined
+          ? `connected to ${id.toString()} directly (${conn.remoteAddr.toString()})`
+          : `connected to ${id.toString()} through a relay (limited: waiting for a hole punch before the ledger can flow)`,
+        true,
+      )
     } catch (err) {
       this.opts.log?.(`provider ${id.toString()} not reachable: ${(err as Error).message}`)
     }

@@ -53,7 +53,7 @@ export function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
       if (r.blocksReceived === 0) return progress()
       if (firstBlockAt === undefined) {
         firstBlockAt = Date.now()
-        opts.log?.('debug', `first ledger block after ${firstBlockAt - t0} ms (${r.connectedPeers} peers)`)
+        opts.log?.('info', `first ledger block after ${firstBlockAt - t0} ms (${r.connectedPeers} peers)`)
       }
       const topicPeers = peer.topicPeers()
       const allHeard = topicPeers.every((p) => peer.syncedFrom.has(p))
@@ -67,7 +67,7 @@ export function waitSynced(peer: EdgePeer, opts: JoinOptions): Promise<void> {
         const busy = Date.now() - lastBlockAt < QUIET_MS || peer.gossipPending > 0
         if (busy && Date.now() - readyAt < MAX_QUIET_WAIT_MS) return progress()
         finish()
-        opts.log?.('debug', `synced after ${Date.now() - t0} ms (${allHeard ? 'every topic peer sent a block' : 'settle time passed'})`)
+        opts.log?.('info', `synced after ${Date.now() - t0} ms (${allHeard ? 'every topic peer sent a block' : 'settle time passed'})`)
         opts.onProgress?.({ phase: 'synced', peers: r.connectedPeers, blocks: r.blocksReceived })
         resolve()
       } else progress()

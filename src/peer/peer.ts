@@ -126,12 +126,12 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
     this.dhtBootstrap = dhtBootstrap(opts.bootstrapPeers ?? [], opts.dht ?? true)
     if (this.dhtBootstrap.source === 'public') this.log('debug', `DHT: no bootstrap peer given, joining the public Amino DHT (${this.dhtBootstrap.peers.length} bootstrap peers)`)
     this.discovery = new RendezvousDiscovery(host, opts.token, this.dhtBootstrap.peers, {
-      log: (m) => this.log('debug', m),
+      log: (m, step) => this.log(step ? 'info' : 'debug', m),
     })
     host.services.holePunch.onEvent = (e) => {
-      if (e.kind === 'request') this.log('debug', `hole punch: ${e.peer} asks over a relay (its addresses ${e.theirs.join(', ') || 'none'}; ours ${e.ours.join(', ') || 'none'})`)
-      else if (e.kind === 'punched') this.log('debug', `hole punch: direct connection to ${e.peer} at ${e.addr} after ${e.ms} ms`)
-      else this.log('debug', `hole punch with ${e.peer} failed: ${e.why}`)
+      if (e.kind === 'request') this.log('info', `hole punch: ${e.peer} asks over a relay (its addresses ${e.theirs.join(', ') || 'none'}; ours ${e.ours.join(', ') || 'none'})`)
+      else if (e.kind === 'punched') this.log('info', `hole punch: direct connection to ${e.peer} at ${e.addr} after ${e.ms} ms`)
+      else this.log('info', `hole punch with ${e.peer} failed: ${e.why}`)
     }
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
     host.services.pubsub.addEventListener('subscription-change', (evt) => {

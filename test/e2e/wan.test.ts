@@ -153,13 +153,19 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     const host = await lab.addSiteHost(lab.home)
     const t0 = Date.now()
     const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
-      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '120'])
+      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '120', '--verbose'], { KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '' })
     const ms = Date.now() - t0
-    const punchLog = r.stderr.split('\n').filter((l) => /hole punch/.test(l))
-    t.diagnostic(`kairosctl ledger get: exit ${r.code} after ${ms} ms; ${punchLog.join(' | ')}`)
+    const steps = r.stderr.split('\n').filter(Boolean)
+    t.diagnostic(`kairosctl ledger get --verbose: exit ${r.code} after ${ms} ms; ${steps.join(' | ')}`)
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-6000)}`)
     assert.match(r.stdout, /hello-from-the-edge/)
-    assert.ok(punchLog.some((l) => /direct connection to \S+ at \/ip4\/11\.0\.1\.1\/tcp\//.test(l)), punchLog.join('\n'))
+    // --verbose names each step of the way, in order: bootstrap, rendezvous, relay, punch, sync.
+    const at = (re: RegExp): number => steps.findIndex((l) => re.test(l))
+    const order = [/^bootstrap: reached \/ip4\/11\.0\.0\./, /^rendezvous: found \S+ on the DHT \(\d+ address\(es\), [1-9]\d* through a relay\)/,
+      /^connected to \S+ through a relay/, /^hole punch: direct connection to \S+ at \/ip4\/11\.0\.1\.1\/tcp\//, /^synced after \d+ ms/].map(at)
+    assert.ok(order.every((i) => i >= 0), `missing steps (${order.join(', ')}):\n${steps.join('\n')}`)
+    assert.deepEqual([...order].sort((a, b) => a - b), order, steps.join('\n'))
+    assert.ok(!steps.some((l) => /^\[debug\]/.test(l)), 'no debug lines without KAIROSCTL_DEBUG')
     // The ledger came over a direct path between the two NATs: both routers track it.
     const edgeFlows = flows(await lab.conntrack(lab.edge), lab.edge.wanIp, lab.home.wanIp)
     const homeFlows = flows(await lab.conntrack(lab.home), lab.home.wanIp, lab.edge.wanIp)

@@ -32,7 +32,7 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
   static override args = { bucket: Args.string({ description: 'Bucket to list' }) }
   static override flags = {
     ...LedgerCommand.flags,
-    verbose: Flags.boolean({ char: 'v', description: 'Show owner, version and update time of signed entries' }),
+    verbose: Flags.boolean({ char: 'v', description: 'Show owner, version and update time of signed entries; with --network-token, also log each step of joining on stderr' }),
     raw: Flags.boolean({ description: 'Show the stored JSON text of each value, without decoding' }),
     truncate: Flags.boolean({ description: 'Cut long values to fit a table cell [default: on a terminal]', allowNo: true }),
   }
