@@ -106,6 +106,11 @@ export interface WanLab {
   addPublicHost(): Promise<WanHost>
   /** The router's connection tracking table. */
   conntrack(site: NatSite): Promise<ConntrackEntry[]>
+  /**
+   * Waits (bounded) until each of these peers behind NAT has settled as in the field: reserved a
+   * slot on a public relay and announced a /p2p-circuit address on the DHT.
+   */
+  waitForRelayAddresses(peerIds: string[], timeoutMs?: number): Promise<void>
   /** Switches a router between port-preserving and symmetric (random port per flow) NAT, for new flows. */
   setSymmetric(site: NatSite, symmetric: boolean): Promise<void>
   /** Whether an `ss`-style endpoint (`ip:port`) lies inside the lab's address ranges. */
@@ -428,6 +433,17 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
       upnp,
       addSiteHost,
       addPublicHost,
+      async waitForRelayAddresses(peerIds, timeoutMs = 180_000) {
+        await waitFor(
+          () => {
+            const ev = publicNodes.flatMap((n) => n.events())
+            return peerIds.every((id) => ev.some((x) => x.event === 'reserve' && x.peer === id)) &&
+              peerIds.every((id) => ev.some((x) => x.event === 'dht' && x.type === 'ADD_PROVIDER' && x.from === id &&
+                Array.isArray(x.addrs) && x.addrs.some((a) => String(a).includes('/p2p-circuit'))))
+          },
+          { timeoutMs, intervalMs: 500, what: 'nodes behind NAT announcing relay addresses' },
+        )
+      },
       async setSymmetric(s, symmetric) {
         await group.exec(s.router, 'nft', ['flush', 'chain', 'ip', 'nat', 'post'])
         await group.exec(s.router, 'nft', ['add', 'rule', 'ip', 'nat', 'post', 'oifname', 'wan0', 'masquerade', ...(symmetric ? ['random'] : [])])
