@@ -180,14 +180,19 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     t.after(() => {
       if (bridge.exitCode === null) process.kill(-bridge.pid!, 'SIGKILL')
     })
-    // The first edge node's VPN address (DHCP), from its machines bucket.
-    const edge = edges[0]
-    const edgeIp = await waitFor(async () => (await apiMachines(edge.api)).find((m) => m.PeerID === edge.peerId)?.Address || undefined, { timeoutMs: 60_000, intervalMs: 500, what: 'the edge node\'s VPN address' })
+    // An edge node behind NAT with its VPN address (DHCP), from its own machines bucket.
+    const { edge, edgeIp, edgeNs } = await waitFor(async () => {
+      for (const [i, e] of edges.slice(0, 2).entries()) {
+        const machines = await apiMachines(e.api).catch(() => [])
+        const own = machines.find((m) => m.PeerID === e.peerId)?.Address
+        if (own) return { edge: e, edgeIp: own, edgeNs: lab.edge.hosts[i].ns }
+      }
+      return undefined
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'an edge node\'s VPN address in its machines bucket' })
     await waitFor(async () => (await apiMachines(edge.api)).some((m) => m.Address === '10.1.0.254') || undefined, {
       timeoutMs: 120_000, intervalMs: 500, what: `the bridge in the edge node's machines (bridge output: ${out.slice(-1500)})`,
     })
     await waitFor(async () => (await lab.group.ping(host.ns, edgeIp, { timeoutS: 1 })) || undefined, { timeoutMs: 60_000, intervalMs: 500, what: `a ping from the bridge to ${edgeIp}` })
-    const edgeNs = lab.edge.hosts[0].ns
     const server = lab.group.spawn(edgeNs, 'iperf3', ['-s', '-1', '-B', edgeIp], { stdio: 'ignore' })
     t.after(() => {
       if (server.exitCode === null) server.kill('SIGKILL')
