@@ -188,7 +188,9 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
         if (own) return { edge: e, edgeIp: own, edgeNs: lab.edge.hosts[i].ns }
       }
       return undefined
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'an edge node\'s VPN address in its machines bucket' })
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'an edge node\'s VPN address in its machines bucket' }).catch((err: Error) => {
+      throw new Error(`${err.message}\nbridge output:\n${out.slice(-6000)}\nedge logs:\n${edges.slice(0, 2).map((e) => e.logs().slice(-3000)).join('\n---\n')}`, { cause: err })
+    })
     await waitFor(async () => (await apiMachines(edge.api)).some((m) => m.Address === '10.1.0.254') || undefined, {
       timeoutMs: 120_000, intervalMs: 500, what: `the bridge in the edge node's machines (bridge output: ${out.slice(-1500)})`,
     })
@@ -209,6 +211,7 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     assert.match(out, /hole punch: direct connection to \S+ at \/ip4\/11\.0\.1\.1\/tcp\//, out.slice(-3000))
     // Ten megabytes cannot have gone through a relay (128 KiB per relayed connection): the routers track a direct flow.
     assert.ok(flows(await lab.conntrack(lab.home), lab.home.wanIp, lab.edge.wanIp).some((e) => e.proto === 'tcp'), 'a direct TCP flow between the NATs')
+
     process.kill(-bridge.pid!, 'SIGTERM')
   })
 
