@@ -13,8 +13,7 @@ import { after, before, describe, test } from 'node:test'
 import { root } from '../helpers/cli.js'
 import { apiPut, generateGoToken, goPeerBinary, startGoPeer, waitForKey, type GoPeer } from '../helpers/go-peer.js'
 import { netnsUnavailableReason, run } from '../helpers/netns.js'
-import { createWanLab, type WanLab } from '../helpers/wan-lab.js'
-import { waitFor } from '../helpers/wait.js'
+import { createWanLab, waitForRelayAnnouncements, type WanLab } from '../helpers/wan-lab.js'
 
 const GO = 'v0.35.3'
 const BIN = resolve(root, 'bin/run.js')
@@ -51,15 +50,7 @@ describe('WAN rung U: kairosctl behind a UPnP router, reached directly by Go nod
       edges.push(await startGoPeer({ version: GO, token, kairos: true, netns: host.ns, bootstrapPeers: lab.bootstrapPeers, extraEnv: { EDGEVPNDHTINTERVAL: '20' } }))
     }
     // Settled edges (relay reservations, /p2p-circuit addresses on the DHT), as in wan.test.ts.
-    await waitFor(
-      () => {
-        const ev = lab.publicNodes.flatMap((n) => n.events())
-        return edges.every((e) => ev.some((x) => x.event === 'reserve' && x.peer === e.peerId)) &&
-          edges.every((e) => ev.some((x) => x.event === 'dht' && x.type === 'ADD_PROVIDER' && x.from === e.peerId &&
-            Array.isArray(x.addrs) && x.addrs.some((a) => String(a).includes('/p2p-circuit'))))
-      },
-      { timeoutMs: 180_000, intervalMs: 500, what: 'edge nodes announcing relay addresses' },
-    )
+    await waitForRelayAnnouncements(lab, edges.map((e) => e.peerId))
     // On both edge nodes: whichever dials us first must have the key (two nodes behind the same NAT
     // do not always sync with each other quickly here: no hairpin NAT, docs/wan.md).
     for (const e of edges) await apiPut(e.api, 'wan', 'written-at-the-edge', 'hello-from-the-edge')

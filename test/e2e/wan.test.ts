@@ -25,7 +25,7 @@ import { after, before, describe, test } from 'node:test'
 import { root } from '../helpers/cli.js'
 import { apiGet, apiMachines, apiPut, generateGoToken, goPeerBinary, startGoPeer, waitForKey, type GoPeer } from '../helpers/go-peer.js'
 import { netnsUnavailableReason, run } from '../helpers/netns.js'
-import { createWanLab, type ConntrackEntry, type WanLab } from '../helpers/wan-lab.js'
+import { createWanLab, waitForRelayAnnouncements, type ConntrackEntry, type WanLab } from '../helpers/wan-lab.js'
 import { waitFor } from '../helpers/wait.js'
 
 const GO = 'v0.35.3'
@@ -70,15 +70,7 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     // A settled site, as in the field: each edge node found itself behind NAT (AutoNAT), reserved a
     // slot on a public relay and announced its /p2p-circuit address on the DHT. Fresh nodes still
     // announce their public observed address and can meet directly by accident (docs/wan.md).
-    await waitFor(
-      () => {
-        const ev = lab.publicNodes.flatMap((n) => n.events())
-        return edges.every((e) => ev.some((x) => x.event === 'reserve' && x.peer === e.peerId)) &&
-          edges.every((e) => ev.some((x) => x.event === 'dht' && x.type === 'ADD_PROVIDER' && x.from === e.peerId &&
-            Array.isArray(x.addrs) && x.addrs.some((a) => String(a).includes('/p2p-circuit'))))
-      },
-      { timeoutMs: 180_000, intervalMs: 500, what: 'edge nodes announcing relay addresses' },
-    )
+    await waitForRelayAnnouncements(lab, edges.map((e) => e.peerId))
     settledS = Math.round((Date.now() - started) / 1000)
     await apiPut(edges[0].api, 'wan', 'written-at-the-edge', 'hello-from-the-edge')
   })

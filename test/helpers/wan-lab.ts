@@ -190,6 +190,23 @@ function parseConntrack(text: string): ConntrackEntry[] {
   return entries
 }
 
+/**
+ * Waits (bounded) until each of these Go nodes behind NAT has settled as in the field: AutoNAT
+ * found it behind NAT, it reserved a slot on a public relay, and it announced its /p2p-circuit
+ * address on the DHT (an ADD_PROVIDER the public nodes saw).
+ */
+export function waitForRelayAnnouncements(lab: WanLab, peerIds: string[], timeoutMs = 180_000): Promise<true> {
+  return waitFor(
+    () => {
+      const ev = lab.publicNodes.flatMap((n) => n.events())
+      return (peerIds.every((id) => ev.some((x) => x.event === 'reserve' && x.peer === id)) &&
+        peerIds.every((id) => ev.some((x) => x.event === 'dht' && x.type === 'ADD_PROVIDER' && x.from === id &&
+          Array.isArray(x.addrs) && x.addrs.some((a) => String(a).includes('/p2p-circuit'))))) || undefined
+    },
+    { timeoutMs, intervalMs: 500, what: 'edge nodes announcing relay addresses' },
+  )
+}
+
 /** Builds the lab and starts the public nodes; everything is removed at teardown (also on failure). */
 export async function createWanLab(options: CreateWanLabOptions = {}): Promise<WanLab> {
   const binary = wanboot()
