@@ -17,17 +17,18 @@
  *
  * Usage: node --import tsx bench/wan.ts [rounds]   (default 3; needs `npm run build`)
  * BENCH_RUNGS picks rungs (default "N,P"); kairosctl runs with KAIROSCTL_NO_PUBLIC_DHT=1.
+ * BENCH_KAIROSCTL_LOG=FILE runs it with KAIROSCTL_DEBUG=1 and appends its stderr to FILE, each
+ * chunk stamped with the milliseconds since spawn.
  */
 import '../src/polyfill.js'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { appendFileSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { demoKubeconfig } from '../src/kairos/demo.js'
 import { encodeKubeconfig } from '../src/kairos/kubeconfig.js'
 import { advertisementValue, DEFAULT_NETWORK_ID, encodeDataText, encodeValue, keys } from '../src/kairos/layout.js'
 import { apiGet, apiPut, generateGoToken, startGoPeer, type GoPeer } from '../test/helpers/go-peer.js'
-import { run } from '../test/helpers/netns.js'
 import { createWanLab, waitForRelayAnnouncements, type WanLab } from '../test/helpers/wan-lab.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { median, range, requireLab, version } from './vpn-lab.js'
@@ -94,16 +95,26 @@ try {
   console.error(`edge nodes settled after ${s(settled)} s; the second one ${synced ? 'synced the cluster' : 'had the cluster written too'}`)
 
   const bootstrap = lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a])
+  let runs = 0
   const kairosctl = async (): Promise<number> => {
     const host = await lab.addSiteHost(lab.home)
+    const debug = process.env.BENCH_KAIROSCTL_LOG
     const t0 = performance.now()
-    const r = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'get-kubeconfig', '--network-token', token, ...bootstrap, '--no-mdns', '--timeout', '120'], {
-      allowFailure: true,
-      timeoutMs: 150_000,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', KAIROSCTL_NO_PUBLIC_DHT: '1' },
+    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'get-kubeconfig', '--network-token', token, ...bootstrap, '--no-mdns', '--timeout', '120'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', KAIROSCTL_NO_PUBLIC_DHT: '1', ...(debug ? { KAIROSCTL_DEBUG: '1' } : {}) },
     })
+    const killer = setTimeout(() => child.kill('SIGKILL'), 150_000)
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')))
+    // Each stderr chunk stamped with the milliseconds since spawn (for the debug log).
+    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8').replace(/^(?=.)/gm, `${(performance.now() - t0).toFixed(0).padStart(6)} `)))
+    const code = await new Promise<number | null>((done) => child.on('close', done))
     const ms = performance.now() - t0
-    if (r.code !== 0 || r.stdout !== expected) throw new Error(`kairosctl exited ${r.code}${r.code === 0 ? ' with another output' : ''} after ${s(ms)} s: ${r.stderr.trim().slice(-1500)}`)
+    clearTimeout(killer)
+    if (debug) appendFileSync(debug, `--- kairosctl run ${++runs}: exit ${code} after ${s(ms)} s\n${err}`)
+    if (code !== 0 || out !== expected) throw new Error(`kairosctl exited ${code}${code === 0 ? ' with another output' : ''} after ${s(ms)} s: ${err.trim().slice(-1500)}`)
     return ms
   }
   const go = async (): Promise<number> => {
