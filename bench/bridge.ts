@@ -51,10 +51,17 @@ try {
     const rs = results[i]
     const ratios = anchorRow < 0 ? [] : rs.map((r, k) => r.mbit / results[anchorRow][k].mbit)
     const ratio = ratios.length && !row.once ? range(ratios, 2) : '-'
-    console.log(`${row.name.padEnd(20)} ${range(rs.map((r) => r.mbit)).padEnd(28)} ${ratio.padEnd(22)} ${range(rs.map((r) => r.rtt), 2).padEnd(20)} ${rs.map((r) => r.retransmits).join(' ')}`)
+    console.log(
+      `${row.name.padEnd(20)} ${range(rs.map((r) => r.mbit)).padEnd(28)} ${ratio.padEnd(22)} ${range(
+        rs.map((r) => r.rtt),
+        2,
+      ).padEnd(20)} ${rs.map((r) => r.retransmits).join(' ')}`,
+    )
   }
   console.log(`ping bridge -> Go idle: ${idleRtt.toFixed(2)} ms`)
-  console.log(`bridge RSS: idle ${idleRss.toFixed(1)} MiB; peak per round ${roundPeaks.map((p) => p.toFixed(1)).join(' / ')} MiB (median ${median(roundPeaks).toFixed(1)}, ${(Math.max(...roundPeaks) / idleRss).toFixed(2)}x idle at most)`)
+  console.log(
+    `bridge RSS: idle ${idleRss.toFixed(1)} MiB; peak per round ${roundPeaks.map((p) => p.toFixed(1)).join(' / ')} MiB (median ${median(roundPeaks).toFixed(1)}, ${(Math.max(...roundPeaks) / idleRss).toFixed(2)}x idle at most)`,
+  )
 } finally {
   await lab.close()
 }

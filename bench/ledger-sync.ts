@@ -34,9 +34,30 @@ function rssKb(pid: number): number {
 async function ours(token: string, bootstrap: string): Promise<{ ms: number; rssKb: number }> {
   const t0 = performance.now()
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, 'bin/run.js', 'ledger', 'get', 'bench', 'key',
-      '--network-token', token, '--bootstrap-peer', bootstrap, '--no-dht', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--timeout', '60'],
-      { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      '/usr/bin/time',
+      [
+        '-f',
+        '%M',
+        process.execPath,
+        'bin/run.js',
+        'ledger',
+        'get',
+        'bench',
+        'key',
+        '--network-token',
+        token,
+        '--bootstrap-peer',
+        bootstrap,
+        '--no-dht',
+        '--no-mdns',
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--timeout',
+        '60',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -77,11 +98,46 @@ try {
     console.error(`run ${i + 1}: kairosctl ${a.at(-1)!.ms.toFixed(0)} ms, go ${b.at(-1)!.ms.toFixed(0)} ms`)
   }
   const row = (name: string, xs: { ms: number; rssKb: number }[]) =>
-    `${name.padEnd(10)} p50 ${pct(xs.map((x) => x.ms), 0.5).toFixed(0).padStart(6)} ms  p90 ${pct(xs.map((x) => x.ms), 0.9).toFixed(0).padStart(6)} ms  RSS p50 ${(pct(xs.map((x) => x.rssKb), 0.5) / 1024).toFixed(1)} MiB`
+    `${name.padEnd(10)} p50 ${pct(
+      xs.map((x) => x.ms),
+      0.5,
+    )
+      .toFixed(0)
+      .padStart(6)} ms  p90 ${pct(
+      xs.map((x) => x.ms),
+      0.9,
+    )
+      .toFixed(0)
+      .padStart(6)} ms  RSS p50 ${(
+      pct(
+        xs.map((x) => x.rssKb),
+        0.5,
+      ) / 1024
+    ).toFixed(1)} MiB`
   console.log(`cold ledger sync against a Go ${version} network (${runs} runs each)`)
   console.log(row('kairosctl', a))
   console.log(row(`go ${version}`, b))
-  console.log(`ratio kairosctl/go: time ${(pct(a.map((x) => x.ms), 0.5) / pct(b.map((x) => x.ms), 0.5)).toFixed(2)}x, RSS ${(pct(a.map((x) => x.rssKb), 0.5) / pct(b.map((x) => x.rssKb), 0.5)).toFixed(2)}x`)
+  console.log(
+    `ratio kairosctl/go: time ${(
+      pct(
+        a.map((x) => x.ms),
+        0.5,
+      ) /
+      pct(
+        b.map((x) => x.ms),
+        0.5,
+      )
+    ).toFixed(2)}x, RSS ${(
+      pct(
+        a.map((x) => x.rssKb),
+        0.5,
+      ) /
+      pct(
+        b.map((x) => x.rssKb),
+        0.5,
+      )
+    ).toFixed(2)}x`,
+  )
 } finally {
   for (const n of nodes) await n.stop()
 }

@@ -45,12 +45,16 @@ try {
   const dir = (out: boolean) => slices.filter((s) => s.out === out).map((s) => s.mbit)
   console.log(`soak: ${total} s of iperf3 TCP through the bridge, direction alternating every ${slice} s`)
   console.log(`throughput per minute (both directions averaged), Mbit/s: ${minutes.map((x) => x.toFixed(1)).join(' ')}`)
-  console.log(`bridge -> Go median ${median(dir(true)).toFixed(1)}, Go -> bridge median ${median(dir(false)).toFixed(1)} Mbit/s; Go -> Go after the soak ${anchorOut.mbit.toFixed(1)} / reverse ${anchorIn.mbit.toFixed(1)} Mbit/s`)
+  console.log(
+    `bridge -> Go median ${median(dir(true)).toFixed(1)}, Go -> bridge median ${median(dir(false)).toFixed(1)} Mbit/s; Go -> Go after the soak ${anchorOut.mbit.toFixed(1)} / reverse ${anchorIn.mbit.toFixed(1)} Mbit/s`,
+  )
   console.log(`bridge RSS per minute (median of its samples), MiB: ${rssMinutes.map((x) => x.toFixed(1)).join(' ')}`)
   console.log(`bridge RSS: idle ${idle.toFixed(1)}, peak ${Math.max(...rss).toFixed(1)}; single samples at 60 s ${rss[59]?.toFixed(1)} and at the end ${rss[rss.length - 1].toFixed(1)} MiB`)
   const rssOk = Math.abs(rssDrift) <= 0.1
   const tputOk = Math.abs(tputDrift) <= 0.2
-  console.log(`RSS end vs first minute ${(rssDrift * 100).toFixed(1)} % (limit 10 %): ${rssOk ? 'ok' : 'FAIL'}; throughput last vs first minute ${(tputDrift * 100).toFixed(1)} % (limit 20 %): ${tputOk ? 'ok' : 'FAIL'}`)
+  console.log(
+    `RSS end vs first minute ${(rssDrift * 100).toFixed(1)} % (limit 10 %): ${rssOk ? 'ok' : 'FAIL'}; throughput last vs first minute ${(tputDrift * 100).toFixed(1)} % (limit 20 %): ${tputOk ? 'ok' : 'FAIL'}`,
+  )
   failed = !rssOk || !tputOk
   if (process.env.BENCH_SOAK_RSS_FILE) writeFileSync(process.env.BENCH_SOAK_RSS_FILE, rss.map((x, i) => `${i + 1} ${x.toFixed(1)}`).join('\n') + '\n')
 } finally {

@@ -102,5 +102,12 @@ if (go) {
   // Each command against Go in the same round, so a round slowed by the machine shows in both.
   const goRounds = wall.get('Go edgevpn -g -b')!
   console.log('x Go per round')
-  for (const c of cases.slice(0, -1)) console.log(c.name.padEnd(24) + wall.get(c.name)!.map((w, r) => (w / goRounds[r]).toFixed(1).padStart(6)).join(''))
+  for (const c of cases.slice(0, -1))
+    console.log(
+      c.name.padEnd(24) +
+        wall
+          .get(c.name)!
+          .map((w, r) => (w / goRounds[r]).toFixed(1).padStart(6))
+          .join(''),
+    )
 }

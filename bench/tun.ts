@@ -76,7 +76,7 @@ async function device(io: TunIo, mode: string): Promise<void> {
   }
   const report = () => {
     const s = (performance.now() - t0) / 1000
-    say({ event: 'device', io: tun.io, mode, packets, perSecond: Math.round(packets / s), cpuPercent: Math.round(((cpuMs() - cpu0) / 10) / s) })
+    say({ event: 'device', io: tun.io, mode, packets, perSecond: Math.round(packets / s), cpuPercent: Math.round((cpuMs() - cpu0) / 10 / s) })
   }
   say({ event: 'ready' })
   const lines = createInterface({ input: process.stdin })
@@ -165,8 +165,14 @@ async function client(mode: string, window: number, seconds: number): Promise<vo
   }
   const s = (performance.now() - t0) / 1000
   say({
-    event: 'client', mode, window, sent, received, perSecond: Math.round((mode === 'read' ? sent : received) / s),
-    rttP50us: Math.round(pct(rtts, 0.5) * 1000), rttP99us: Math.round(pct(rtts, 0.99) * 1000),
+    event: 'client',
+    mode,
+    window,
+    sent,
+    received,
+    perSecond: Math.round((mode === 'read' ? sent : received) / s),
+    rttP50us: Math.round(pct(rtts, 0.5) * 1000),
+    rttP99us: Math.round(pct(rtts, 0.99) * 1000),
   })
   sock.close()
 }
@@ -221,7 +227,12 @@ async function main(): Promise<void> {
     return c
   }
   const ios = (process.env.BENCH_IO ?? 'event threadpool').split(/\s+/) as TunIo[]
-  const plans: [string, number][] = [['echo', 1], ['echo', 64], ['read', 0], ['write', 0]]
+  const plans: [string, number][] = [
+    ['echo', 1],
+    ['echo', 64],
+    ['read', 0],
+    ['write', 0],
+  ]
   try {
     for (const io of ios) {
       for (const [mode, window] of plans) {

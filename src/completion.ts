@@ -93,12 +93,9 @@ const fn = (bin: string): string => `_${bin.replace(/[^A-Za-z0-9_]/g, '_')}`
 function bash(spec: CompletionSpec): string {
   const f = fn(spec.bin)
   const all = nodes(spec)
-  const cases = (pick: (n: Node) => string[]) =>
-    all.map((n) => `    ${sq(n.id, 'bash')}) echo ${sq(pick(n).join(' '), 'bash')} ;;`).join('\n')
+  const cases = (pick: (n: Node) => string[]) => all.map((n) => `    ${sq(n.id, 'bash')}) echo ${sq(pick(n).join(' '), 'bash')} ;;`).join('\n')
   const valued = (n: Node) => n.flags.filter((fl) => fl.takesValue).flatMap((fl) => [`--${fl.name}`, ...(fl.char ? [`-${fl.char}`] : [])])
-  const options = all.flatMap((n) =>
-    n.flags.filter((fl) => fl.options?.length).map((fl) => `    ${sq(`${n.id} --${fl.name}`, 'bash')}) echo ${sq(fl.options!.join(' '), 'bash')} ;;`),
-  )
+  const options = all.flatMap((n) => n.flags.filter((fl) => fl.options?.length).map((fl) => `    ${sq(`${n.id} --${fl.name}`, 'bash')}) echo ${sq(fl.options!.join(' '), 'bash')} ;;`))
   return `# bash completion for ${spec.bin}. Load it with:
 #   source <(${spec.bin} autocomplete bash)
 # or save it as ~/.local/share/bash-completion/completions/${spec.bin}
@@ -155,18 +152,29 @@ function zsh(spec: CompletionSpec): string {
   const key = (id: string) => sq(id === '' ? '.' : id, 'zsh')
   // Per node: `word:description` lines (for _describe), and the flags that take a value.
   const entry = (word: string, description: string) => `${word.replace(/:/g, '\\:')}:${oneLine(description)}`
-  const table = (name: string, rows: Array<[string, string]>) =>
-    `${f}_${name}=(\n${rows.map(([k, v]) => `  ${k} ${sq(v, 'zsh')}`).join('\n')}\n)`
+  const table = (name: string, rows: Array<[string, string]>) => `${f}_${name}=(\n${rows.map(([k, v]) => `  ${k} ${sq(v, 'zsh')}`).join('\n')}\n)`
   const valued = (n: Node) => n.flags.filter((fl) => fl.takesValue).flatMap((fl) => [`--${fl.name}`, ...(fl.char ? [`-${fl.char}`] : [])])
   return `#compdef ${spec.bin}
 # zsh completion for ${spec.bin}. Load it with:
 #   source <(${spec.bin} autocomplete zsh)
 # or save it as _${spec.bin} in a directory of $fpath
 typeset -gA ${f}_children ${f}_flags ${f}_valued ${f}_options
-${table('children', all.map((n) => [key(n.id), n.children.map((c) => entry(c.word, c.description)).join('\n')]))}
-${table('flags', all.map((n) => [key(n.id), n.flags.flatMap((fl) => flagWords(fl).map((w) => entry(w, fl.description ?? ''))).join('\n')]))}
-${table('valued', all.map((n) => [key(n.id), valued(n).join(' ')]))}
-${table('options', all.flatMap((n) => n.flags.filter((fl) => fl.options?.length).map((fl): [string, string] => [sq(`${n.id === '' ? '.' : n.id} --${fl.name}`, 'zsh'), fl.options!.join(' ')])))}
+${table(
+  'children',
+  all.map((n) => [key(n.id), n.children.map((c) => entry(c.word, c.description)).join('\n')]),
+)}
+${table(
+  'flags',
+  all.map((n) => [key(n.id), n.flags.flatMap((fl) => flagWords(fl).map((w) => entry(w, fl.description ?? ''))).join('\n')]),
+)}
+${table(
+  'valued',
+  all.map((n) => [key(n.id), valued(n).join(' ')]),
+)}
+${table(
+  'options',
+  all.flatMap((n) => n.flags.filter((fl) => fl.options?.length).map((fl): [string, string] => [sq(`${n.id === '' ? '.' : n.id} --${fl.name}`, 'zsh'), fl.options!.join(' ')])),
+)}
 ${f}() {
   local id=. w i prev=\${words[CURRENT-1]}
   local -a items
@@ -203,7 +211,10 @@ function fish(spec: CompletionSpec): string {
     const cond = sq(`${f}_at ${sq(n.id, 'fish')}`, 'fish')
     for (const c of n.children) lines.push(`complete -c ${spec.bin} -n ${cond} -f -a ${sq(c.word, 'fish')} -d ${sq(oneLine(c.description), 'fish')}`)
     for (const fl of n.flags) {
-      const names = [fl.name, ...(fl.allowNo ? [`no-${fl.name}`] : [])].map((l) => `-l ${sq(l, 'fish')}`).concat(fl.char ? [`-s ${sq(fl.char, 'fish')}`] : []).join(' ')
+      const names = [fl.name, ...(fl.allowNo ? [`no-${fl.name}`] : [])]
+        .map((l) => `-l ${sq(l, 'fish')}`)
+        .concat(fl.char ? [`-s ${sq(fl.char, 'fish')}`] : [])
+        .join(' ')
       const value = fl.takesValue ? (fl.options?.length ? ` -x -a ${sq(fl.options.join(' '), 'fish')}` : ' -r') : ''
       lines.push(`complete -c ${spec.bin} -n ${cond} ${names}${value} -d ${sq(oneLine(fl.description ?? ''), 'fish')}`)
     }

@@ -16,11 +16,14 @@ export function setLongTimeout(fn: () => void, ms: number): LongTimeout {
   const due = Date.now() + Math.max(0, ms)
   let timer: NodeJS.Timeout
   const arm = (left: number): void => {
-    timer = setTimeout(() => {
-      const rest = due - Date.now()
-      if (rest > 0) arm(rest)
-      else fn()
-    }, Math.min(left, MAX_TIMER_MS))
+    timer = setTimeout(
+      () => {
+        const rest = due - Date.now()
+        if (rest > 0) arm(rest)
+        else fn()
+      },
+      Math.min(left, MAX_TIMER_MS),
+    )
   }
   arm(due - Date.now())
   return { clear: () => clearTimeout(timer) }

@@ -116,7 +116,12 @@ export function overview(src: DashboardSource): Overview {
     liveTtlSeconds: status.liveTtlSeconds,
     writes: src.writes,
     node: { peerId: self, vpnAddress: status.node.vpnAddress, hostname: status.node.hostname, version: src.version },
-    ledger: { height: backend.index(), buckets: Object.keys(data).sort(order).map((name) => ({ name, keys: Object.keys(data[name]).length })) },
+    ledger: {
+      height: backend.index(),
+      buckets: Object.keys(data)
+        .sort(order)
+        .map((name) => ({ name, keys: Object.keys(data[name]).length })),
+    },
     peers,
     machines: status.machines,
     vpn: vpn ? { ...vpn.stats } : null,

@@ -66,7 +66,9 @@ type Labels = Record<string, string>
 function family(name: string, type: 'counter' | 'gauge', help: string, samples: [Labels, number][]): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`]
   for (const [labels, value] of samples) {
-    const text = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')
+    const text = Object.entries(labels)
+      .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+      .join(',')
     lines.push(`${name}${text ? `{${text}}` : ''} ${value}`)
   }
   return lines.join('\n') + '\n'
@@ -90,7 +92,12 @@ export function prometheusText(s: MetricsSnapshot): string {
     family('kairosctl_connected_peers', 'gauge', 'Peers with an open libp2p connection.', [[{}, s.connectedPeers]]),
     family('kairosctl_connections', 'gauge', 'Open libp2p connections by direction and type.', connections),
     family('kairosctl_connections_limited', 'gauge', "Open relayed connections under a relay's data or time limit.", [[{}, s.connections.filter((c) => c.limited).length]]),
-    family('kairosctl_transport_connections', 'gauge', 'Open libp2p connections by transport (of the first hop, for relayed ones).', [...byTransport].sort(([a], [b]) => (a < b ? -1 : 1)).map(([transport, n]) => [{ transport }, n])),
+    family(
+      'kairosctl_transport_connections',
+      'gauge',
+      'Open libp2p connections by transport (of the first hop, for relayed ones).',
+      [...byTransport].sort(([a], [b]) => (a < b ? -1 : 1)).map(([transport, n]) => [{ transport }, n]),
+    ),
   ]
   if (s.dht) {
     const d = s.dht
@@ -117,7 +124,10 @@ export function prometheusText(s: MetricsSnapshot): string {
     const { stats, queued, inFlight, traffic } = s.vpn
     const peers = [...traffic].sort(([a], [b]) => (a < b ? -1 : 1))
     const perPeer = (out: keyof PeerTraffic, into: keyof PeerTraffic): [Labels, number][] =>
-      peers.flatMap(([peer, t]): [Labels, number][] => [[{ peer, direction: 'out' }, t[out]], [{ peer, direction: 'in' }, t[into]]])
+      peers.flatMap(([peer, t]): [Labels, number][] => [
+        [{ peer, direction: 'out' }, t[out]],
+        [{ peer, direction: 'in' }, t[into]],
+      ])
     out.push(
       family('kairosctl_vpn_packets_sent_total', 'counter', 'IP packets sent to peers.', [[{}, stats.sent]]),
       family('kairosctl_vpn_packets_received_total', 'counter', 'IP packets received from peers.', [[{}, stats.received]]),
@@ -134,7 +144,12 @@ export function prometheusText(s: MetricsSnapshot): string {
         [{ reason: 'too_many_open' }, stats.rejectedStreamsBusy],
       ]),
       family('kairosctl_vpn_inbound_streams', 'gauge', 'Inbound VPN streams open now.', [[{}, stats.inboundStreams]]),
-      family('kairosctl_vpn_queue_depth', 'gauge', 'Packets waiting per peer.', [...queued].sort(([a], [b]) => (a < b ? -1 : 1)).map(([peer, n]) => [{ peer }, n])),
+      family(
+        'kairosctl_vpn_queue_depth',
+        'gauge',
+        'Packets waiting per peer.',
+        [...queued].sort(([a], [b]) => (a < b ? -1 : 1)).map(([peer, n]) => [{ peer }, n]),
+      ),
       family('kairosctl_vpn_packets_in_flight', 'gauge', 'Packets in flight on streams of their own (per-packet mode).', [[{}, inFlight]]),
     )
   }

@@ -22,7 +22,10 @@ export function routedPath(target: string): string | undefined {
   if (/%(?![0-9A-Fa-f]{2})/.test(raw)) return undefined
   // Go would escape any other character, so such a path cannot be in its default form.
   if (!/^[\x21-\x7e]*$/.test(raw)) return raw
-  const bytes = Buffer.from(raw.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
+  const bytes = Buffer.from(
+    raw.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  )
   return goEscapePath(bytes) === raw ? bytes.toString('utf8') : raw
 }
 

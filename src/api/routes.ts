@@ -62,22 +62,28 @@ export function route(backend: ApiBackend, method: string, path: string, body: s
   const topic = new Set(backend.topicPeers())
   switch (what) {
     case 'summary':
-      return [200, {
-        Files: Object.keys(data.files ?? {}).length,
-        Machines: Object.keys(data.machines ?? {}).length,
-        Users: Object.keys(data.users ?? {}).length,
-        Services: Object.keys(data.services ?? {}).length,
-        BlockChain: backend.index(),
-        OnChainNodes: topic.size,
-        Peers: new Set(backend.knownPeers()).size,
-        NodeID: backend.nodeId(),
-      }]
+      return [
+        200,
+        {
+          Files: Object.keys(data.files ?? {}).length,
+          Machines: Object.keys(data.machines ?? {}).length,
+          Users: Object.keys(data.users ?? {}).length,
+          Services: Object.keys(data.services ?? {}).length,
+          BlockChain: backend.index(),
+          OnChainNodes: topic.size,
+          Peers: new Set(backend.knownPeers()).size,
+          NodeID: backend.nodeId(),
+        },
+      ]
     case 'machines': {
       const online = new Set(availableNodes(data, 20 * 60_000))
-      return [200, Object.values(data.machines ?? {}).map((text) => {
-        const m = goStruct(text, MACHINE_FIELDS)
-        return { ...m, Connected: m.PeerID !== '' && backend.isConnected(m.PeerID), OnChain: topic.has(m.PeerID), Online: online.has(m.PeerID) }
-      })]
+      return [
+        200,
+        Object.values(data.machines ?? {}).map((text) => {
+          const m = goStruct(text, MACHINE_FIELDS)
+          return { ...m, Connected: m.PeerID !== '' && backend.isConnected(m.PeerID), OnChain: topic.has(m.PeerID), Online: online.has(m.PeerID) }
+        }),
+      ]
     }
     case 'nodes': {
       const ids = new Set([...availableNodes(data, 10 * 60_000), ...topic])
@@ -93,18 +99,21 @@ export function route(backend: ApiBackend, method: string, path: string, body: s
     case 'blockchain':
       return [200, new RawJson(backend.lastBlockJson())]
     case 'dns':
-      return [200, Object.entries(data.dns ?? {}).map(([Regex, t]) => {
-        const records: Record<string, string> = goMap({})
-        let members: ReturnType<typeof parseJsonMembers>
-        try {
-          members = parseJsonMembers(t)
-        } catch {
-          members = undefined
-        }
-        // Keys are type numbers; a type the DNS library does not know shows as "".
-        for (const [k, v] of members ?? []) if (typeof v === 'string') records[DNS_NAMES.get(k) ?? ''] = v
-        return { Regex, Records: records }
-      })]
+      return [
+        200,
+        Object.entries(data.dns ?? {}).map(([Regex, t]) => {
+          const records: Record<string, string> = goMap({})
+          let members: ReturnType<typeof parseJsonMembers>
+          try {
+            members = parseJsonMembers(t)
+          } catch {
+            members = undefined
+          }
+          // Keys are type numbers; a type the DNS library does not know shows as "".
+          for (const [k, v] of members ?? []) if (typeof v === 'string') records[DNS_NAMES.get(k) ?? ''] = v
+          return { Regex, Records: records }
+        }),
+      ]
   }
   return undefined
 }

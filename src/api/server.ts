@@ -167,7 +167,9 @@ async function removeStaleSocket(path: string): Promise<void> {
     throw new UserError(`refusing to serve the API on ${path}: another process is listening on it`, { hint: 'stop it (another bridge or EdgeVPN node?), or pass --api with another path' })
   }
   if (probe !== 'ECONNREFUSED') {
-    throw new UserError(`refusing to serve the API on ${path}: cannot tell whether the socket there is in use (${probe})`, { hint: 'pass --api with another path, or remove the socket if it is stale' })
+    throw new UserError(`refusing to serve the API on ${path}: cannot tell whether the socket there is in use (${probe})`, {
+      hint: 'pass --api with another path, or remove the socket if it is stale',
+    })
   }
   await rm(path, { force: true })
 }

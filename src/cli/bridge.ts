@@ -49,13 +49,7 @@ function isIPv4Cidr(text: string): boolean {
 }
 
 /** What runBridge() gets from the flags, the token, the checked API address, the stop signal and the log. */
-export function bridgeOptions(
-  f: BridgeFlagValues,
-  token: NetworkToken,
-  api: string | undefined,
-  signal: AbortSignal,
-  log: (msg: string) => void,
-): RunBridgeOptions {
+export function bridgeOptions(f: BridgeFlagValues, token: NetworkToken, api: string | undefined, signal: AbortSignal, log: (msg: string) => void): RunBridgeOptions {
   return {
     peer: { ...peerOptionsFromFlags(f, token), ownershipTtl: f['ownership-ttl'] || undefined },
     tun: f.tun ? { name: f.interface, mtu: f.mtu } : undefined,

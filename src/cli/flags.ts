@@ -24,7 +24,7 @@ export function readToken(value: string | undefined): NetworkToken {
     if (!(err instanceof TokenError) || value !== process.env.EDGEVPNTOKEN) throw err
     throw new UserError(err.message.replace(/^invalid network token/, 'invalid network token in EDGEVPNTOKEN'), {
       exitCode: ExitCode.Usage,
-      hint: 'set it to the base64 token printed by \'kairosctl generate-token\', or unset it and pass --network-token',
+      hint: "set it to the base64 token printed by 'kairosctl generate-token', or unset it and pass --network-token",
     })
   }
 }

@@ -63,7 +63,11 @@ export interface NetworkFlagValues {
  * oclif hands the variable of a `multiple` flag over as one string.
  */
 export function bootstrapPeerList(values: string[] | string | undefined): string[] {
-  return [values ?? []].flat().flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)
+  return [values ?? []]
+    .flat()
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean)
 }
 
 /** The flags of {@link networkFlags} that say how the peer joins (every command that runs one: the ledger commands, status, ping, bridge). */

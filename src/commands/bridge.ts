@@ -36,7 +36,7 @@ const { api: _api, timeout: _timeout, verbose: _verbose, ...peerFlags } = networ
 export default class Bridge extends BaseCommand<typeof Bridge> {
   static override summary = "Connect this machine to the cluster's VPN through a local TUN device"
   static override description =
-    'Joins the network as a peer, creates a TUN interface with a VPN address, announces it in the ledger so nodes route to it, and serves an EdgeVPN-compatible API. Needs root or CAP_NET_ADMIN unless --no-tun. With --dhcp the address comes from a lease file or, like EdgeVPN\'s DHCP, from the network (the highest address in use + 1; needs at least one other live node). Stops cleanly on SIGINT/SIGTERM.'
+    "Joins the network as a peer, creates a TUN interface with a VPN address, announces it in the ledger so nodes route to it, and serves an EdgeVPN-compatible API. Needs root or CAP_NET_ADMIN unless --no-tun. With --dhcp the address comes from a lease file or, like EdgeVPN's DHCP, from the network (the highest address in use + 1; needs at least one other live node). Stops cleanly on SIGINT/SIGTERM."
   static override examples = [
     'sudo <%= config.bin %> bridge --network-token "$TOKEN"',
     '<%= config.bin %> bridge --network-token "$TOKEN" --no-tun --api unix:///tmp/kairos.sock',
@@ -49,10 +49,14 @@ export default class Bridge extends BaseCommand<typeof Bridge> {
       default: join(homedir(), '.config', 'kairosctl', 'bridge-identity'),
     }),
     interface: Flags.string({ description: 'TUN interface name', default: 'kairos0', env: 'IFACE' }),
-    address: Flags.string({ description: 'VPN address with prefix length (with --dhcp: the address taken when no machine has one yet, and the prefix length)', default: '10.1.0.254/24', env: 'ADDRESS' }),
+    address: Flags.string({
+      description: 'VPN address with prefix length (with --dhcp: the address taken when no machine has one yet, and the prefix length)',
+      default: '10.1.0.254/24',
+      env: 'ADDRESS',
+    }),
     dhcp: Flags.boolean({ description: "Take the VPN address from a lease, or from the network like EdgeVPN's --dhcp, instead of --address", env: 'DHCP' }),
     'lease-dir': Flags.string({
-      description: 'With --dhcp: directory of the lease files, one per network (/tmp/kairos shares the Go kairosctl bridge\'s leases)',
+      description: "With --dhcp: directory of the lease files, one per network (/tmp/kairos shares the Go kairosctl bridge's leases)",
       default: join(homedir(), '.config', 'kairosctl', 'leases'),
     }),
     'dhcp-timeout': Flags.integer({ description: 'With --dhcp: give up after this many seconds without an address (0: wait as long as the bridge runs)', default: 0, min: 0 }),

@@ -4,8 +4,7 @@ import { intervalArg, tokenFromInput, tokenShapeFlags } from '../cli/token-flags
 
 export default class CreateConfig extends BaseCommand<typeof CreateConfig> {
   static override summary = 'Print a cloud-config with a new network token'
-  static override description =
-    'Prints a minimal Kairos cloud-config whose p2p.network_token is a freshly generated token. Without INTERVAL the token never rotates, as with the Go kairosctl.'
+  static override description = 'Prints a minimal Kairos cloud-config whose p2p.network_token is a freshly generated token. Without INTERVAL the token never rotates, as with the Go kairosctl.'
   static override examples = ['<%= config.bin %> create-config > config.yaml', '<%= config.bin %> create-config 9000']
   static override args = { interval: intervalArg }
   static override flags = { ...tokenShapeFlags }

@@ -45,7 +45,11 @@ export default class Demo extends BaseCommand<typeof Demo> {
       say('')
       const reach = ['--bootstrap-peer', net.bootstrap, '--no-dht', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
       const steps: Step[] = []
-      for (const args of [['get-kubeconfig', ...reach], ['role', 'list', ...reach], ['ledger', 'ls', 'kairos', ...reach, ...(process.stdout.isTTY ? ['--truncate'] : [])]]) {
+      for (const args of [
+        ['get-kubeconfig', ...reach],
+        ['role', 'list', ...reach],
+        ['ledger', 'ls', 'kairos', ...reach, ...(process.stdout.isTTY ? ['--truncate'] : [])],
+      ]) {
         say(chalk.cyan(`$ kairosctl ${args.slice(0, args.indexOf('--bootstrap-peer')).join(' ')} --network-token "$TOKEN" --bootstrap-peer ${net.bootstrap}`))
         const step = await runSelf(args, net.token.base64)
         steps.push(step)

@@ -11,7 +11,7 @@ export type GetKubeconfigJson = { kubeconfig: string; masterIp: string } | { fil
 export default class GetKubeconfig extends LedgerCommand<typeof GetKubeconfig> {
   static override summary = "Print the cluster's kubeconfig, pointed at the master's VPN IP"
   static override description =
-    'Reads the kubeconfig the Kairos master published in the ledger and rewrites its server address to the master\'s VPN IP, as the Go kairosctl does. Unlike it, every missing piece is an error with a non-zero exit.'
+    "Reads the kubeconfig the Kairos master published in the ledger and rewrites its server address to the master's VPN IP, as the Go kairosctl does. Unlike it, every missing piece is an error with a non-zero exit."
   static override examples = [
     '<%= config.bin %> get-kubeconfig --network-token "$TOKEN" > kubeconfig',
     '<%= config.bin %> get-kubeconfig --api http://127.0.0.1:8080 -o ~/.kube/kairos --context kairos',

@@ -12,11 +12,7 @@ export default class Status extends BaseCommand<typeof Status> {
     `Reads a running node's EdgeVPN API: the bridge's (${DEFAULT_BRIDGE_API}, then ${KAIROS_SOCKET} when present) unless --api names another. ` +
     'With --network-token it joins the network as a short-lived peer instead and reports what that peer sees. ' +
     'A machine is live while its healthcheck is younger than 480 s.'
-  static override examples = [
-    '<%= config.bin %> status',
-    '<%= config.bin %> status --api unix:///run/edgevpn-kairos.sock --json',
-    '<%= config.bin %> status --network-token "$TOKEN" --verbose',
-  ]
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --api unix:///run/edgevpn-kairos.sock --json', '<%= config.bin %> status --network-token "$TOKEN" --verbose']
   static override flags = {
     ...networkFlags,
     api: Flags.string({

@@ -31,8 +31,7 @@ export interface DemoNetwork {
 
 /** A k3s-shaped kubeconfig. The certificates are placeholders: there is no API server behind it. */
 export function demoKubeconfig(): string {
-  const pem = (what: string) =>
-    Buffer.from(`-----BEGIN ${what}-----\n${randomBytes(48).toString('base64')}\n-----END ${what}-----\n`).toString('base64')
+  const pem = (what: string) => Buffer.from(`-----BEGIN ${what}-----\n${randomBytes(48).toString('base64')}\n-----END ${what}-----\n`).toString('base64')
   return [
     'apiVersion: v1',
     'clusters:',

@@ -96,17 +96,20 @@ export function getKubeconfigOutput(kubeconfig: string): string {
 export function extractKubeconfig(data: LedgerData, networkId: string): ClusterAccess {
   const bucket = data[networkId]
   if (!bucket || Object.keys(bucket).length === 0) {
-    const others = Object.keys(data).filter((b) => !EDGEVPN_BUCKETS.has(b)).sort()
-    throw new KubeconfigError(
-      'no-bucket',
-      `the ledger has no Kairos data for network id "${networkId}"`,
-      { hint: others.length ? `buckets present: ${others.join(', ')} (is the network id one of them?)` : 'no Kairos node has published anything on this network yet' },
-    )
+    const others = Object.keys(data)
+      .filter((b) => !EDGEVPN_BUCKETS.has(b))
+      .sort()
+    throw new KubeconfigError('no-bucket', `the ledger has no Kairos data for network id "${networkId}"`, {
+      hint: others.length ? `buckets present: ${others.join(', ')} (is the network id one of them?)` : 'no Kairos node has published anything on this network yet',
+    })
   }
   const ipText = bucket[keys.masterIp]
   const kcText = bucket[keys.kubeconfig]
   if (ipText === undefined && kcText === undefined) {
-    throw new KubeconfigError('no-master', `no master elected yet in network "${networkId}" (neither ${keys.masterIp} nor ${keys.kubeconfig} is in the ledger)`, { hint: WAIT_HINT, key: keys.masterIp })
+    throw new KubeconfigError('no-master', `no master elected yet in network "${networkId}" (neither ${keys.masterIp} nor ${keys.kubeconfig} is in the ledger)`, {
+      hint: WAIT_HINT,
+      key: keys.masterIp,
+    })
   }
   if (ipText === undefined) {
     throw new KubeconfigError('no-master', `the master has published its kubeconfig but not its IP yet (${keys.masterIp} is not in the ledger)`, { hint: WAIT_HINT, key: keys.masterIp })
@@ -166,7 +169,8 @@ export function validateKubeconfig(text: string, what = 'the kubeconfig'): void 
   const ctx = contexts.find((c) => c.name === current)
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- current-context is whatever the YAML held, shown as String() shows it
   if (!ctx) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: current-context "${String(current)}" is not among its contexts`)
-  if (!clusters.some((c) => c.name === ctx.cluster)) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: context "${ctx.name}" names cluster "${ctx.cluster}", which it does not define`)
+  if (!clusters.some((c) => c.name === ctx.cluster))
+    throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: context "${ctx.name}" names cluster "${ctx.cluster}", which it does not define`)
   if (!users.some((u) => u.name === ctx.user)) throw new KubeconfigError('invalid', `${what} is not a valid kubeconfig: context "${ctx.name}" names user "${ctx.user}", which it does not define`)
 }
 
@@ -190,7 +194,11 @@ export function renameContext(text: string, name: string): string {
   const oldCluster = String(ctx?.context?.cluster)
   const oldUser = String(ctx?.context?.user)
 
-  const renames = [['clusters', oldCluster], ['users', oldUser], ['contexts', current]] as const
+  const renames = [
+    ['clusters', oldCluster],
+    ['users', oldUser],
+    ['contexts', current],
+  ] as const
   for (const [section, from] of renames) {
     if (from !== name && entries(section).some((e) => e?.name === name)) {
       throw new UsageError(`the kubeconfig already has a ${section.slice(0, -1)} named "${name}"`, 'pick another context name')
@@ -286,10 +294,13 @@ export async function waitForKubeconfig(access: LedgerAccess, networkId: string,
   if (fatal) throw fatal
 
   let timedOut = false
-  const timer = setLongTimeout(() => {
-    timedOut = true
-    stop.abort()
-  }, Math.max(0, timeoutMs))
+  const timer = setLongTimeout(
+    () => {
+      timedOut = true
+      stop.abort()
+    },
+    Math.max(0, timeoutMs),
+  )
   const onAbort = (): void => stop.abort()
   signal?.addEventListener('abort', onAbort, { once: true })
   try {

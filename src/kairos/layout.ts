@@ -46,7 +46,10 @@ export function serviceKey(thing: string, uuid: string): string {
 export type DecodeLayer = 'ledger text' | 'base64' | 'value JSON'
 
 export class LayoutError extends Error {
-  constructor(readonly layer: DecodeLayer, message: string) {
+  constructor(
+    readonly layer: DecodeLayer,
+    message: string,
+  ) {
     super(message)
     this.name = 'LayoutError'
   }

@@ -5,7 +5,10 @@ import type { LedgerAccess, LedgerData } from './types.js'
 export class ApiLedgerAccess implements LedgerAccess {
   private readonly client: ApiClient
 
-  constructor(address: string, private readonly pollMs = 1000) {
+  constructor(
+    address: string,
+    private readonly pollMs = 1000,
+  ) {
     this.client = new ApiClient(address)
   }
 
@@ -40,7 +43,14 @@ export class ApiLedgerAccess implements LedgerAccess {
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, this.pollMs)
-        signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t)
+            resolve()
+          },
+          { once: true },
+        )
       })
     }
   }

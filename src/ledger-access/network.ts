@@ -94,10 +94,11 @@ export class PeerLedgerAccess implements LedgerAccess {
       reapply: () => {
         for (const k of keys) if (this.peer.ledger.getKey(bucket, k) !== undefined) this.peer.ledger.delete(bucket, k)
       },
-      seen: (block) => keys.every((k) => {
-        const theirs = block.storage.get(bucket)?.get(k)
-        return theirs === undefined || theirs.deleted
-      }),
+      seen: (block) =>
+        keys.every((k) => {
+          const theirs = block.storage.get(bucket)?.get(k)
+          return theirs === undefined || theirs.deleted
+        }),
     })
   }
 
@@ -106,11 +107,7 @@ export class PeerLedgerAccess implements LedgerAccess {
    * a block from another peer shows the change (re-applying it if a newer
    * block replaced ours meanwhile), or the timeout passes.
    */
-  private async publishAndConfirm(
-    opts: WriteOptions,
-    what: string,
-    check: { reapply: () => void; seen: (block: Block) => boolean },
-  ): Promise<void> {
+  private async publishAndConfirm(opts: WriteOptions, what: string, check: { reapply: () => void; seen: (block: Block) => boolean }): Promise<void> {
     const unsendable = (): UserError | undefined => {
       const why = this.peer.unsendable
       return why === undefined ? undefined : new UserError(`could not publish ${what}: ${why}`, { hint: 'delete keys or write smaller values' })
@@ -124,7 +121,10 @@ export class PeerLedgerAccess implements LedgerAccess {
       // Not waiting for a confirmation still means handing the change to at least one peer.
       const end = Date.now() + timeoutMs
       while (sent === 0) {
-        if (Date.now() > end) throw new UserError(`could not publish ${what}: no peer on the network's topic took it within ${Math.round(timeoutMs / 1000)}s`, { hint: 'retry without --no-wait to wait for a confirmation' })
+        if (Date.now() > end)
+          throw new UserError(`could not publish ${what}: no peer on the network's topic took it within ${Math.round(timeoutMs / 1000)}s`, {
+            hint: 'retry without --no-wait to wait for a confirmation',
+          })
         await new Promise((r) => setTimeout(r, 250))
         sent = await this.peer.announce()
       }
@@ -178,11 +178,14 @@ export class PeerLedgerAccess implements LedgerAccess {
       const timeout = setLongTimeout(() => {
         cleanup()
         if (softTimeout) return resolve()
-        reject(new UserError(`published ${what}, but no peer confirmed the change within ${Math.round(timeoutMs / 1000)}s`, {
-          hint: this.peer.effectiveMode === 'off'
-            ? 'the network may hold a newer ledger; retry'
-            : 'an entry owned by another live node cannot be overwritten; check with `kairosctl ledger ls --verbose`',
-        }))
+        reject(
+          new UserError(`published ${what}, but no peer confirmed the change within ${Math.round(timeoutMs / 1000)}s`, {
+            hint:
+              this.peer.effectiveMode === 'off'
+                ? 'the network may hold a newer ledger; retry'
+                : 'an entry owned by another live node cannot be overwritten; check with `kairosctl ledger ls --verbose`',
+          }),
+        )
       }, timeoutMs)
       const cleanup = (): void => {
         clearInterval(timer)

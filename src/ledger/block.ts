@@ -134,7 +134,12 @@ function fmtEntry(e: Entry, style: ChecksumStyle): string {
 /** The text EdgeVPN hashes: fmt.Sprint(Index, Timestamp, Storage, PrevHash). */
 export function checksumInput(block: Pick<Block, 'index' | 'timestamp' | 'storage' | 'prevHash'>, style: ChecksumStyle): string {
   const storage = `map[${sorted(block.storage)
-    .map(([b, kv]) => `${b}:map[${sorted(kv).map(([k, e]) => `${k}:${fmtEntry(e, style)}`).join(' ')}]`)
+    .map(
+      ([b, kv]) =>
+        `${b}:map[${sorted(kv)
+          .map(([k, e]) => `${k}:${fmtEntry(e, style)}`)
+          .join(' ')}]`,
+    )
     .join(' ')}]`
   return `${block.index}${block.timestamp}${storage}${block.prevHash}`
 }

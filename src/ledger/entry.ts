@@ -52,14 +52,7 @@ export function isLegacy(e: Entry): boolean {
 
 /** Byte-identical entries (all six fields equal): re-broadcasts of these are skipped. */
 export function sameEntry(a: Entry, b: Entry): boolean {
-  return (
-    a.owner === b.owner &&
-    a.version === b.version &&
-    a.updatedAt === b.updatedAt &&
-    a.deleted === b.deleted &&
-    a.value === b.value &&
-    bytesEqual(a.sig, b.sig)
-  )
+  return a.owner === b.owner && a.version === b.version && a.updatedAt === b.updatedAt && a.deleted === b.deleted && a.value === b.value && bytesEqual(a.sig, b.sig)
 }
 
 /** Go's bytes.Equal: a nil and an empty signature are equal. */

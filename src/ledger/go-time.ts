@@ -20,8 +20,7 @@ function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468
 }
 
-const daysIn = (y: number, m: number): number =>
-  m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31
+const daysIn = (y: number, m: number): number => (m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31)
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/
 
@@ -59,7 +58,9 @@ export function healthcheckTime(now: Date = new Date()): string {
  */
 export function goTimeString(d: Date, extraNanos = 0): string {
   const iso = d.toISOString() // 2026-08-06T07:06:40.123Z
-  const frac = String(d.getUTCMilliseconds() * 1_000_000 + extraNanos).padStart(9, '0').replace(/0+$/, '')
+  const frac = String(d.getUTCMilliseconds() * 1_000_000 + extraNanos)
+    .padStart(9, '0')
+    .replace(/0+$/, '')
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac ? '.' + frac : ''} +0000 UTC`
 }
 

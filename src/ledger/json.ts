@@ -98,14 +98,30 @@ function parse(text: string, opts: ParseOptions, topMembers?: [string, JsonValue
       i++
       const e = text[i++]
       switch (e) {
-        case '"': out += '"'; break
-        case '\\': out += '\\'; break
-        case '/': out += '/'; break
-        case 'b': out += '\b'; break
-        case 'f': out += '\f'; break
-        case 'n': out += '\n'; break
-        case 'r': out += '\r'; break
-        case 't': out += '\t'; break
+        case '"':
+          out += '"'
+          break
+        case '\\':
+          out += '\\'
+          break
+        case '/':
+          out += '/'
+          break
+        case 'b':
+          out += '\b'
+          break
+        case 'f':
+          out += '\f'
+          break
+        case 'n':
+          out += '\n'
+          break
+        case 'r':
+          out += '\r'
+          break
+        case 't':
+          out += '\t'
+          break
         case 'u': {
           const u = hex4()
           if (u >= 0xd800 && u <= 0xdbff) {
@@ -173,7 +189,7 @@ function parse(text: string, opts: ParseOptions, topMembers?: [string, JsonValue
       i++
       const obj: { [key: string]: JsonValue } = {}
       ws()
-      if (text[i] === '}') return i++, obj
+      if (text[i] === '}') return (i++, obj)
       for (;;) {
         ws()
         if (text[i] !== '"') fail('expected a string key')
@@ -186,8 +202,11 @@ function parse(text: string, opts: ParseOptions, topMembers?: [string, JsonValue
         // defineProperty: a key named "__proto__" stays an ordinary property.
         Object.defineProperty(obj, key, { value: member, enumerable: true, writable: true, configurable: true })
         ws()
-        if (text[i] === ',') { i++; continue }
-        if (text[i] === '}') return i++, obj
+        if (text[i] === ',') {
+          i++
+          continue
+        }
+        if (text[i] === '}') return (i++, obj)
         fail('expected "," or "}"')
       }
     }
@@ -195,19 +214,22 @@ function parse(text: string, opts: ParseOptions, topMembers?: [string, JsonValue
       i++
       const arr: JsonValue[] = []
       ws()
-      if (text[i] === ']') return i++, arr
+      if (text[i] === ']') return (i++, arr)
       for (;;) {
         arr.push(value(depth + 1))
         ws()
-        if (text[i] === ',') { i++; continue }
-        if (text[i] === ']') return i++, arr
+        if (text[i] === ',') {
+          i++
+          continue
+        }
+        if (text[i] === ']') return (i++, arr)
         fail('expected "," or "]"')
       }
     }
     if (c === '"') return str()
-    if (text.startsWith('true', i)) return (i += 4), true
-    if (text.startsWith('false', i)) return (i += 5), false
-    if (text.startsWith('null', i)) return (i += 4), null
+    if (text.startsWith('true', i)) return ((i += 4), true)
+    if (text.startsWith('false', i)) return ((i += 5), false)
+    if (text.startsWith('null', i)) return ((i += 4), null)
     if (c === '-' || isDigit(text.charCodeAt(i))) return num()
     return fail('unexpected character')
   }

@@ -69,10 +69,7 @@ export function policyOf(bucket: string): Readonly<BucketPolicy> {
  * Anything that yields healthcheck values (Data text by peer id): a ledger
  * (`getKey`), a map or a record of the healthcheck bucket.
  */
-export type HealthView =
-  | { getKey(bucket: string, key: string): string | undefined }
-  | ReadonlyMap<string, string>
-  | Readonly<Record<string, string>>
+export type HealthView = { getKey(bucket: string, key: string): string | undefined } | ReadonlyMap<string, string> | Readonly<Record<string, string>>
 
 function healthOf(view: HealthView, peerId: string): string | undefined {
   if (view instanceof Map) return (view as ReadonlyMap<string, string>).get(peerId)

@@ -180,13 +180,15 @@ function checkBootstrapPeer(addr: string): { id: ReturnType<typeof peerIdFromStr
   const ma = parseAddr('bootstrap peer', addr, hint)
   const components = ma.getComponents()
   if (components.at(-1)?.name !== 'p2p') throw badAddress('bootstrap peer', addr, 'it does not end in /p2p/<peer id>', hint)
-  const ids = components.filter((c) => c.name === 'p2p').map((c) => {
-    try {
-      return peerIdFromString(c.value ?? '')
-    } catch {
-      throw badAddress('bootstrap peer', addr, `${c.value} is not a peer id`, hint)
-    }
-  })
+  const ids = components
+    .filter((c) => c.name === 'p2p')
+    .map((c) => {
+      try {
+        return peerIdFromString(c.value ?? '')
+      } catch {
+        throw badAddress('bootstrap peer', addr, `${c.value} is not a peer id`, hint)
+      }
+    })
   return { id: ids.at(-1)!, addrs: [ma] }
 }
 

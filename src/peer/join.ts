@@ -128,10 +128,9 @@ export function syncTimeoutError(r: DiscoveryReport, timeoutMs: number): UserErr
       })
     }
     if (dht.bootstrapReached > 0 && dht.providersFound === 0) {
-      return new UserError(
-        `reached ${dht.bootstrapReached} of ${dht.bootstrapPeers} DHT bootstrap peer(s), but no node of this network announced itself on the DHT within ${secs}s (tried ${tried})`,
-        { hint: 'check the network token and that the cluster nodes run with the DHT on, or pass --bootstrap-peer with a node\'s multiaddr' },
-      )
+      return new UserError(`reached ${dht.bootstrapReached} of ${dht.bootstrapPeers} DHT bootstrap peer(s), but no node of this network announced itself on the DHT within ${secs}s (tried ${tried})`, {
+        hint: "check the network token and that the cluster nodes run with the DHT on, or pass --bootstrap-peer with a node's multiaddr",
+      })
     }
   }
   if (r.connectedPeers === 0) {
@@ -139,9 +138,7 @@ export function syncTimeoutError(r: DiscoveryReport, timeoutMs: number): UserErr
       hint: 'check the network token, that a node is reachable from here, or pass --bootstrap-peer /ip4/ADDR/tcp/PORT/p2p/ID',
     })
   }
-  return new UserError(
-    `connected to ${r.connectedPeers} peer(s) (${r.topicPeers} on this token's gossip topic) but no ledger block arrived within ${secs}s (tried ${tried})`,
-    { hint: r.topicPeers === 0 ? 'the peers found may belong to another network: check the token' : 'retry with a longer --timeout' },
-  )
+  return new UserError(`connected to ${r.connectedPeers} peer(s) (${r.topicPeers} on this token's gossip topic) but no ledger block arrived within ${secs}s (tried ${tried})`, {
+    hint: r.topicPeers === 0 ? 'the peers found may belong to another network: check the token' : 'retry with a longer --timeout',
+  })
 }
-

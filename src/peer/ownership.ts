@@ -73,10 +73,7 @@ export class OwnershipDetector {
     if (this.signed) return (this.current = 'signed')
     // Once legacy, a neighbour that has not spoken yet does not undo it; a block from signing code does.
     const silentOk = this.current === 'legacy'
-    const legacy =
-      topicNeighbours.length > 0 &&
-      topicNeighbours.every((p) => this.latest.get(p) ?? silentOk) &&
-      [...this.latest.values()].every(Boolean)
+    const legacy = topicNeighbours.length > 0 && topicNeighbours.every((p) => this.latest.get(p) ?? silentOk) && [...this.latest.values()].every(Boolean)
     return (this.current = legacy ? 'legacy' : 'unknown')
   }
 }

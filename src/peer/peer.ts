@@ -344,11 +344,12 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
    */
   private follow(kind: NetworkKind): void {
     const mode: OwnershipMode = kind === 'legacy' ? 'off' : 'enforce'
-    const sign =
-      mode === 'enforce' &&
-      (kind === 'signed' || (performance.now() - this.startedAt >= SIGN_AFTER_MS && !this.detector!.legacySeen()))
+    const sign = mode === 'enforce' && (kind === 'signed' || (performance.now() - this.startedAt >= SIGN_AFTER_MS && !this.detector!.legacySeen()))
     if (mode === this.effectiveMode && sign === (this.ledger.signerId !== undefined)) return
-    this.log('debug', `network ledger is ${kind === 'legacy' ? 'legacy (unsigned)' : kind === 'signed' ? 'signed (ownership on)' : 'not known yet'}: ${mode} rules, ${sign ? 'signed' : 'unsigned'} writes`)
+    this.log(
+      'debug',
+      `network ledger is ${kind === 'legacy' ? 'legacy (unsigned)' : kind === 'signed' ? 'signed (ownership on)' : 'not known yet'}: ${mode} rules, ${sign ? 'signed' : 'unsigned'} writes`,
+    )
     const previous = this.ledger
     this.effectiveMode = mode
     this.ledger = this.newLedger(mode, { unsigned: !sign })
@@ -365,9 +366,12 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
 
   private scheduleSync(): void {
     const interval = this.opts.syncIntervalMs ?? 10_000
-    this.syncTimer = setTimeout(() => {
-      void this.announce().finally(() => this.scheduleSync())
-    }, interval * (0.5 + Math.random()))
+    this.syncTimer = setTimeout(
+      () => {
+        void this.announce().finally(() => this.scheduleSync())
+      },
+      interval * (0.5 + Math.random()),
+    )
     this.syncTimer.unref()
   }
 

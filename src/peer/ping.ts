@@ -57,7 +57,15 @@ export function resolvePingTarget(input: string, data: LedgerData): PingTarget {
   const describe = (m: Machine) => ({ address: m.Address || undefined, hostname: m.Hostname || undefined })
   if (IPV4.test(target)) {
     const hit = known.find(({ key, m }) => key === target || m.Address === target)
-    if (!hit) throw new UserError(`no machine has the VPN address ${target}`, { hint: known.length ? `known: ${known.map(({ key }) => key).sort().join(', ')}` : 'the machines bucket is empty' })
+    if (!hit)
+      throw new UserError(`no machine has the VPN address ${target}`, {
+        hint: known.length
+          ? `known: ${known
+              .map(({ key }) => key)
+              .sort()
+              .join(', ')}`
+          : 'the machines bucket is empty',
+      })
     return { input, peerId: hit.m.PeerID!, by: 'vpn-ip', ...describe(hit.m) }
   }
   if (isPeerId(target)) {
@@ -67,7 +75,13 @@ export function resolvePingTarget(input: string, data: LedgerData): PingTarget {
   const hits = known.filter(({ m }) => m.Hostname?.toLowerCase() === target.toLowerCase())
   if (hits.length === 1) return { input, peerId: hits[0].m.PeerID!, by: 'hostname', ...describe(hits[0].m) }
   if (hits.length > 1) {
-    throw new UsageError(`hostname ${target} is taken by ${hits.length} machines`, `ping one by VPN IP: ${hits.map(({ key }) => key).sort().join(', ')}`)
+    throw new UsageError(
+      `hostname ${target} is taken by ${hits.length} machines`,
+      `ping one by VPN IP: ${hits
+        .map(({ key }) => key)
+        .sort()
+        .join(', ')}`,
+    )
   }
   const names = [...new Set(known.map(({ m }) => m.Hostname).filter((h): h is string => !!h))].sort()
   throw new UserError(`${target} is not a VPN IP, hostname or peer ID of this network`, {

@@ -24,7 +24,12 @@ function duration(seconds: bigint): string {
   if (seconds >= MAX_INT64) return 'never rotates'
   const parts: string[] = []
   let s = seconds
-  for (const [unit, size] of [['d', 86400n], ['h', 3600n], ['m', 60n], ['s', 1n]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400n],
+    ['h', 3600n],
+    ['m', 60n],
+    ['s', 1n],
+  ] as const) {
     if (s >= size) {
       parts.push(`${s / size}${unit}`)
       s %= size

@@ -100,8 +100,7 @@ function yamlScalar(s: string): string {
 
 /** The token's YAML in the layout Go's yaml.v2 writes (struct field order, 2-space indent). */
 export function tokenYaml(t: Omit<NetworkToken, 'base64'>): string {
-  const otp = (o: OtpConfig) =>
-    `    interval: ${o.interval}\n    key: ${yamlScalar(o.key)}\n    length: ${o.length}\n`
+  const otp = (o: OtpConfig) => `    interval: ${o.interval}\n    key: ${yamlScalar(o.key)}\n    length: ${o.length}\n`
   return (
     `otp:\n  dht:\n${otp(t.otp.dht)}  crypto:\n${otp(t.otp.crypto)}` +
     `room: ${yamlScalar(t.room)}\nrendezvous: ${yamlScalar(t.rendezvous)}\nmdns: ${yamlScalar(t.mdns)}\n` +
@@ -134,9 +133,7 @@ export function parseToken(input: string): NetworkToken {
 // strings only without escapes, where JSON and YAML read the same text.
 const SCALAR = '("[^"\\\\]*"|[A-Za-z0-9]+)'
 const OTP_LINES = `    interval: ([0-9]+)\\n    key: ${SCALAR}\\n    length: ([0-9]+)\\n`
-const CANONICAL = new RegExp(
-  `^otp:\\n  dht:\\n${OTP_LINES}  crypto:\\n${OTP_LINES}room: ${SCALAR}\\nrendezvous: ${SCALAR}\\nmdns: ${SCALAR}\\nmax_message_size: ([0-9]+)\\n$`,
-)
+const CANONICAL = new RegExp(`^otp:\\n  dht:\\n${OTP_LINES}  crypto:\\n${OTP_LINES}room: ${SCALAR}\\nrendezvous: ${SCALAR}\\nmdns: ${SCALAR}\\nmax_message_size: ([0-9]+)\\n$`)
 
 /**
  * A valid token in exactly the layout tokenYaml writes, read without the yaml
@@ -154,8 +151,14 @@ export function canonicalToken(yamlText: string): Omit<NetworkToken, 'base64'> |
   const { dht, crypto } = token.otp
   const inRange = (o: OtpConfig): boolean => o.interval >= 1n && o.interval <= MAX_INT64 && o.length <= MAX_OTP_LENGTH
   const valid =
-    inRange(crypto) && crypto.key !== '' && (dht.key === '' || inRange(dht)) && (dht.key !== '' || token.rendezvous !== '') &&
-    token.room !== '' && token.mdns !== '' && BigInt(token.maxMessageSize) >= 1n && BigInt(token.maxMessageSize) <= MAX_MESSAGE_SIZE
+    inRange(crypto) &&
+    crypto.key !== '' &&
+    (dht.key === '' || inRange(dht)) &&
+    (dht.key !== '' || token.rendezvous !== '') &&
+    token.room !== '' &&
+    token.mdns !== '' &&
+    BigInt(token.maxMessageSize) >= 1n &&
+    BigInt(token.maxMessageSize) <= MAX_MESSAGE_SIZE
   return valid ? token : undefined
 }
 
@@ -197,9 +200,7 @@ function otpBlock(root: YAMLMap, name: 'dht' | 'crypto'): OtpConfig {
   // An empty DHT key means "static rendezvous": its interval and length are then unused.
   const needed = name === 'crypto' || key !== ''
   const interval = needed ? intField(root, [...path, 'interval'], 1n, MAX_INT64) : (optionalInt(root, [...path, 'interval']) ?? 0n)
-  const length = Number(
-    needed ? intField(root, [...path, 'length'], 0n, BigInt(MAX_OTP_LENGTH)) : (optionalInt(root, [...path, 'length']) ?? 0n),
-  )
+  const length = Number(needed ? intField(root, [...path, 'length'], 0n, BigInt(MAX_OTP_LENGTH)) : (optionalInt(root, [...path, 'length']) ?? 0n))
   return { interval, key, length }
 }
 

@@ -327,4 +327,3 @@ export async function runBridge(opts: RunBridgeOptions): Promise<RunningBridge> 
     throw err
   }
 }
-

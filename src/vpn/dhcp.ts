@@ -368,7 +368,9 @@ export async function negotiate(opts: NegotiateOptions): Promise<NegotiatedAddre
       const seconds = Math.round((Date.now() - started) / 1000)
       const alone = last.action === 'wait' && last.reason === 'alone'
       throw new UserError(`no VPN address from DHCP within ${seconds}s: ${describeDecision(last, peer.id)}`, {
-        hint: alone ? 'start the bridge once another node of the network is up, wait longer (--dhcp-timeout), or pass a fixed --address without --dhcp' : 'wait longer (--dhcp-timeout 0 waits as long as the bridge runs)',
+        hint: alone
+          ? 'start the bridge once another node of the network is up, wait longer (--dhcp-timeout), or pass a fixed --address without --dhcp'
+          : 'wait longer (--dhcp-timeout 0 waits as long as the bridge runs)',
       })
     }
   }

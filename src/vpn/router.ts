@@ -67,7 +67,19 @@ export interface VpnSnapshot {
 const MAX_TRAFFIC_PEERS = 1024
 
 export function emptyRouterStats(): RouterStats {
-  return { sent: 0, received: 0, droppedNoRoute: 0, droppedQueueFull: 0, droppedSendError: 0, rejectedStreams: 0, rejectedStreamsBusy: 0, streamsOpened: 0, drainWaits: 0, inboundStreams: 0, inboundStreamsPeak: 0 }
+  return {
+    sent: 0,
+    received: 0,
+    droppedNoRoute: 0,
+    droppedQueueFull: 0,
+    droppedSendError: 0,
+    rejectedStreams: 0,
+    rejectedStreamsBusy: 0,
+    streamsOpened: 0,
+    drainWaits: 0,
+    inboundStreams: 0,
+    inboundStreamsPeak: 0,
+  }
 }
 
 /** How long a link may wait for its stream or the connection without progress (Go's per-frame timeout is 15 s). */

@@ -190,25 +190,33 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
         theirs = goNode.api
         dir = mkdtempSync(join(tmpdir(), 'kctl-apigo-'))
         ours = `unix://${join(dir, 'api.sock')}`
-        bridge = net.spawn(n1.ns, process.execPath, [
-          BIN, 'bridge', '--network-token', token, '--no-tun', '--no-dht', '--identity', join(dir, 'identity'),
-          '--api', ours, '--listen', '/ip4/0.0.0.0/tcp/0',
-        ], { env: { ...process.env, NODE_NO_WARNINGS: '1', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+        bridge = net.spawn(
+          n1.ns,
+          process.execPath,
+          [BIN, 'bridge', '--network-token', token, '--no-tun', '--no-dht', '--identity', join(dir, 'identity'), '--api', ours, '--listen', '/ip4/0.0.0.0/tcp/0'],
+          { env: { ...process.env, NODE_NO_WARNINGS: '1', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+        )
         bridge.stdout?.on('data', (d: Buffer) => (bridgeOut += d.toString('utf8')))
         bridge.stderr?.on('data', (d: Buffer) => (bridgeOut += d.toString('utf8')))
         const go = goNode
-        bridgeId = await waitFor(async () => {
-          if (bridge?.exitCode !== null) throw new Error(`the bridge exited: ${bridgeOut.slice(-1000)}`)
-          const s = JSON.parse((await apiRequest(ours, 'GET', '/api/summary', { timeoutMs: 3000 })).body) as { NodeID: string }
-          return s.NodeID
-        }, { timeoutMs: 60_000, intervalMs: 500, what: 'the bridge API' })
+        bridgeId = await waitFor(
+          async () => {
+            if (bridge?.exitCode !== null) throw new Error(`the bridge exited: ${bridgeOut.slice(-1000)}`)
+            const s = JSON.parse((await apiRequest(ours, 'GET', '/api/summary', { timeoutMs: 3000 })).body) as { NodeID: string }
+            return s.NodeID
+          },
+          { timeoutMs: 60_000, intervalMs: 500, what: 'the bridge API' },
+        )
         // Both sides see each other's machines entry.
-        await waitUntil(async () => {
-          const [a, b] = await Promise.all([goClient<Report>(ours, 'report'), goClient<Report>(theirs, 'report')])
-          const [mine, goes] = [(a.machines.value ?? []).length, (b.machines.value ?? []).length]
-          if (mine === 2 && goes === 2) return true
-          throw new Error(`machines: ours ${mine}, Go ${goes}; bridge output: ${bridgeOut.slice(-500)}`)
-        }, { timeoutMs: 90_000, intervalMs: 1000, what: 'both machines entries on both APIs' })
+        await waitUntil(
+          async () => {
+            const [a, b] = await Promise.all([goClient<Report>(ours, 'report'), goClient<Report>(theirs, 'report')])
+            const [mine, goes] = [(a.machines.value ?? []).length, (b.machines.value ?? []).length]
+            if (mine === 2 && goes === 2) return true
+            throw new Error(`machines: ours ${mine}, Go ${goes}; bridge output: ${bridgeOut.slice(-500)}`)
+          },
+          { timeoutMs: 90_000, intervalMs: 1000, what: 'both machines entries on both APIs' },
+        )
 
         // The cluster, written as Kairos nodes write it: the Go service client through the Go node's API.
         await goWrite(theirs, 'advertize', masterUuid)
@@ -219,11 +227,14 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
         await goWrite(theirs, 'advertize', workerUuid)
         await goWrite(theirs, 'set', 'role', workerUuid, 'worker')
         await goWrite(theirs, 'set', 'ip', workerUuid, workerIp)
-        await waitUntil(async () => {
-          const [a, b] = await Promise.all([apiRequest(ours, 'GET', `/api/ledger/${NET}`), apiRequest(go.api, 'GET', `/api/ledger/${NET}`)])
-          const [mine, goes] = [JSON.parse(a.body) as Record<string, string> | null, JSON.parse(b.body) as Record<string, string> | null]
-          return Object.keys(goes ?? {}).length === 8 && JSON.stringify(Object.entries(mine ?? {}).sort()) === JSON.stringify(Object.entries(goes ?? {}).sort())
-        }, { timeoutMs: 60_000, intervalMs: 500, what: 'the cluster keys on the bridge, as on the Go node' })
+        await waitUntil(
+          async () => {
+            const [a, b] = await Promise.all([apiRequest(ours, 'GET', `/api/ledger/${NET}`), apiRequest(go.api, 'GET', `/api/ledger/${NET}`)])
+            const [mine, goes] = [JSON.parse(a.body) as Record<string, string> | null, JSON.parse(b.body) as Record<string, string> | null]
+            return Object.keys(goes ?? {}).length === 8 && JSON.stringify(Object.entries(mine ?? {}).sort()) === JSON.stringify(Object.entries(goes ?? {}).sort())
+          },
+          { timeoutMs: 60_000, intervalMs: 500, what: 'the cluster keys on the bridge, as on the Go node' },
+        )
       } catch (err) {
         await net?.teardown()
         throw err
@@ -252,7 +263,25 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
         same(`status of ${name}`, mine.status, e.status)
         same(`content type of ${name}`, mine.content_type, e.content_type)
       }
-      for (const call of ['summary', 'machines', 'users', 'services', 'files', 'ledger', 'blockchain', 'buckets', 'bucket', 'bucket_keys', 'kubeconfig', 'master_ip', 'advertizing', 'active_nodes', 'nodes', 'peerstore', 'dns'] as const) {
+      for (const call of [
+        'summary',
+        'machines',
+        'users',
+        'services',
+        'files',
+        'ledger',
+        'blockchain',
+        'buckets',
+        'bucket',
+        'bucket_keys',
+        'kubeconfig',
+        'master_ip',
+        'advertizing',
+        'active_nodes',
+        'nodes',
+        'peerstore',
+        'dns',
+      ] as const) {
         if (a[call].error !== '') problems.push(`the Go client fails on our ${call}: ${a[call].error}`)
         if (b[call].error !== '') problems.push(`the Go client fails on the Go node's ${call}: ${b[call].error}`)
       }
@@ -277,10 +306,14 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
       same('advertizing nodes', a.advertizing.value, [masterUuid, workerUuid].sort())
       same('advertizing nodes (Go)', a.advertizing.value, b.advertizing.value)
       same('roles', a.roles, b.roles)
-      same('roles (expected)', a.roles, [
-        { uuid: masterUuid, role: 'master', ip: masterIp },
-        { uuid: workerUuid, role: 'worker', ip: workerIp },
-      ].sort((x, y) => (x.uuid < y.uuid ? -1 : 1)))
+      same(
+        'roles (expected)',
+        a.roles,
+        [
+          { uuid: masterUuid, role: 'master', ip: masterIp },
+          { uuid: workerUuid, role: 'worker', ip: workerIp },
+        ].sort((x, y) => (x.uuid < y.uuid ? -1 : 1)),
+      )
       same('active nodes', a.active_nodes.value, [bridgeId, goNode!.peerId].sort())
       same('active nodes (Go)', a.active_nodes.value, b.active_nodes.value)
 
@@ -291,7 +324,10 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
       // Go's Connected is always false: EdgeVPN converts the PeerID text to a peer.ID by a plain
       // type conversion instead of decoding it, so the connectedness lookup never finds the peer.
       // Ours reports the connection (kairosctl status counts connected machines with it).
-      for (const [r, self, who] of [[a, bridgeId, 'ours'], [b, goNode!.peerId, 'Go']] as const) {
+      for (const [r, self, who] of [
+        [a, bridgeId, 'ours'],
+        [b, goNode!.peerId, 'Go'],
+      ] as const) {
         for (const m of (r.endpoints.machines?.value as Machine[] | null) ?? []) {
           const other = m.PeerID !== self
           same(`flags of ${m.Address} (${who})`, { Connected: m.Connected, OnChain: m.OnChain, Online: m.Online }, { Connected: other && who === 'ours', OnChain: other, Online: true })
@@ -304,25 +340,36 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
       same('dns', a.dns.value, b.dns.value)
       const ids = (list: Peer[] | null) => (list ?? []).map((p) => p.ID).sort()
       same('nodes', ids(a.nodes.value), ids(b.nodes.value))
-      same('nodes online', (a.nodes.value ?? []).map((p) => p.Online), (b.nodes.value ?? []).map((p) => p.Online))
+      same(
+        'nodes online',
+        (a.nodes.value ?? []).map((p) => p.Online),
+        (b.nodes.value ?? []).map((p) => p.Online),
+      )
       // The peer store lists the node itself too, and Go never marks its entries Online.
       same('peer store', ids(a.peerstore.value), ids(b.peerstore.value))
-      same('peer store online flags', (a.peerstore.value ?? []).map((p) => p.Online), (b.peerstore.value ?? []).map((p) => p.Online))
+      same(
+        'peer store online flags',
+        (a.peerstore.value ?? []).map((p) => p.Online),
+        (b.peerstore.value ?? []).map((p) => p.Online),
+      )
       return problems
     }
 
-    test('every read of the Go client decodes our answers as it decodes the Go node\'s', async () => {
+    test("every read of the Go client decodes our answers as it decodes the Go node's", async () => {
       // Flags and peer lists settle as gossip and healthchecks flow: retry (bounded) until both sides agree.
       let problems: string[] = []
-      await waitUntil(async () => {
-        const [a, b] = await Promise.all([goClient<Report>(ours, 'report'), goClient<Report>(theirs, 'report')])
-        problems = differences(a, b)
-        return problems.length === 0
-      }, { timeoutMs: 60_000, intervalMs: 1000, what: 'the same answers from both APIs' }).catch(() => undefined)
+      await waitUntil(
+        async () => {
+          const [a, b] = await Promise.all([goClient<Report>(ours, 'report'), goClient<Report>(theirs, 'report')])
+          problems = differences(a, b)
+          return problems.length === 0
+        },
+        { timeoutMs: 60_000, intervalMs: 1000, what: 'the same answers from both APIs' },
+      ).catch(() => undefined)
       assert.deepEqual(problems, [])
     })
 
-    test('the Go kairosctl\'s get-kubeconfig and role list print the same through our bridge as through the Go node', async () => {
+    test("the Go kairosctl's get-kubeconfig and role list print the same through our bridge as through the Go node", async () => {
       for (const k of goKairosctls()) {
         const viaOurs = await execBounded(k.bin, ['get-kubeconfig', '--api', ours])
         const viaGo = await execBounded(k.bin, ['get-kubeconfig', '--api', theirs])
@@ -350,14 +397,14 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
       assert.deepEqual(listed, (await goClient<Report>(theirs, 'report')).roles)
     })
 
-    test('writes with the Go client through our API reach the Go node, and the Go node\'s reach us', async () => {
+    test("writes with the Go client through our API reach the Go node, and the Go node's reach us", async () => {
       const value = 'héllo wörld/?&=' // Put marshals and base64-encodes it: any string travels
       await goWrite(ours, 'put', 'apitest', 'from-ours', value)
       assert.equal(await goGet(ours, 'apitest', 'from-ours'), value, 'read back at once through our API')
       await waitUntil(async () => (await goGet(theirs, 'apitest', 'from-ours')) === value, { timeoutMs: 30_000, intervalMs: 500, what: 'our write on the Go node' })
 
       await goWrite(theirs, 'put', 'apitest', 'from-go', 'ok')
-      await waitUntil(async () => (await goGet(ours, 'apitest', 'from-go')) === 'ok', { timeoutMs: 30_000, intervalMs: 500, what: 'the Go node\'s write on our API' })
+      await waitUntil(async () => (await goGet(ours, 'apitest', 'from-go')) === 'ok', { timeoutMs: 30_000, intervalMs: 500, what: "the Go node's write on our API" })
 
       // A role change through our API, as `role set` of the Go kairosctl does it.
       await goWrite(ours, 'set', 'role', workerUuid, 'master/ha')
@@ -395,10 +442,13 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
       // A string where EdgeVPN expects {"PeerID", "Name"}: the Go node answers with a zero struct.
       await goWrite(ours, 'put', 'services', 'odd-ours', 'not-a-service')
       await goWrite(theirs, 'put', 'services', 'odd-go', 'not-a-service')
-      const both = await waitFor(async () => {
-        const [a, b] = await Promise.all([goClient<Report>(ours, 'report'), goClient<Report>(theirs, 'report')])
-        return (a.services.value ?? []).length > 0 && (b.services.value ?? []).length > 0 ? [a, b] : undefined
-      }, { timeoutMs: 30_000, intervalMs: 500, what: 'the odd services on both APIs' })
+      const both = await waitFor(
+        async () => {
+          const [a, b] = await Promise.all([goClient<Report>(ours, 'report'), goClient<Report>(theirs, 'report')])
+          return (a.services.value ?? []).length > 0 && (b.services.value ?? []).length > 0 ? [a, b] : undefined
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: 'the odd services on both APIs' },
+      )
       for (const r of both) {
         assert.equal(r.services.error, '')
         assert.equal(r.endpoints.services.strict, '')
@@ -419,7 +469,7 @@ for (const f of [{ version: 'v0.35.3', ownership: 'enforce' }, { version: 'v0.34
       assert.ok((await goGet(ours, 'apitest-big', 'from-ours')) === values[0], 'read back at once through our API')
       await waitUntil(async () => (await goGet(theirs, 'apitest-big', 'from-ours')) === values[0], { timeoutMs: 30_000, intervalMs: 500, what: 'our 200 KB write on the Go node' })
       await goWrite(theirs, 'put-file', 'apitest-big', 'from-go', files[1])
-      await waitUntil(async () => (await goGet(ours, 'apitest-big', 'from-go')) === values[1], { timeoutMs: 30_000, intervalMs: 500, what: 'the Go node\'s 200 KB write on our API' })
+      await waitUntil(async () => (await goGet(ours, 'apitest-big', 'from-go')) === values[1], { timeoutMs: 30_000, intervalMs: 500, what: "the Go node's 200 KB write on our API" })
       await goWrite(ours, 'delete-bucket', 'apitest-big')
     })
   })

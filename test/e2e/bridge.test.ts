@@ -52,15 +52,19 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
       t.after(() => rmSync(dir, { recursive: true, force: true }))
       const sock = join(dir, 'api.sock')
       let out = ''
-      const bridge: ChildProcess = net.spawn(n2.ns, process.execPath, [
-        BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'identity'),
-        '--api', `unix://${sock}`, '--ownership-ttl', '120', '--listen', '/ip4/0.0.0.0/tcp/0',
-      ], { env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      const bridge: ChildProcess = net.spawn(
+        n2.ns,
+        process.execPath,
+        [BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'identity'), '--api', `unix://${sock}`, '--ownership-ttl', '120', '--listen', '/ip4/0.0.0.0/tcp/0'],
+        { env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      )
       bridge.stdout?.on('data', (d) => (out += d))
       bridge.stderr?.on('data', (d) => (out += d))
 
       await waitUntil(async () => (await apiMachines(a.api)).some((m) => m.Address === '10.1.0.254'), {
-        timeoutMs: 60_000, intervalMs: 500, what: `the bridge in the Go node's machines (bridge output: ${out.slice(-500)})`,
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        what: `the bridge in the Go node's machines (bridge output: ${out.slice(-500)})`,
       })
       await waitUntil(() => net.ping(n2.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'a ping from the bridge to a Go node' })
       await waitUntil(() => net.ping(n0.ns, '10.1.0.254', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'a ping from a Go node to the bridge' })
@@ -72,7 +76,10 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
 
       if (version !== 'v0.34.0') {
         // 50 MB over TCP each way: everything arrives, unchanged.
-        for (const [name, from, to, ip] of [['bridge -> Go', n2.ns, n0.ns, '10.1.0.1'], ['Go -> bridge', n0.ns, n2.ns, '10.1.0.254']] as const) {
+        for (const [name, from, to, ip] of [
+          ['bridge -> Go', n2.ns, n0.ns, '10.1.0.1'],
+          ['Go -> bridge', n0.ns, n2.ns, '10.1.0.254'],
+        ] as const) {
           const { sent, received, seconds } = await transfer(net, from, to, ip)
           assert.equal(sent.bytes, TRANSFER_BYTES, `${name}: bytes sent`)
           assert.deepEqual(received, sent, `${name}: the receiver got every byte with the same checksum`)

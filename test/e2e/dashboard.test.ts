@@ -53,14 +53,18 @@ async function bridgeWithPage(t: TestContext, net: TestNetwork, ns: string, toke
   const dir = mkdtempSync(join(tmpdir(), 'kctl-dash-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   let out = ''
-  const bridge: ChildProcess = net.spawn(ns, process.execPath, [
-    BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'identity'),
-    '--api', '127.0.0.1:8080', '--ownership-ttl', '120', '--listen', '/ip4/0.0.0.0/tcp/0', ...args,
-  ], { env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const bridge: ChildProcess = net.spawn(
+    ns,
+    process.execPath,
+    [BIN, 'bridge', '--network-token', token, '--no-dht', '--identity', join(dir, 'identity'), '--api', '127.0.0.1:8080', '--ownership-ttl', '120', '--listen', '/ip4/0.0.0.0/tcp/0', ...args],
+    { env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   bridge.stdout?.on('data', (d) => (out += d))
   bridge.stderr?.on('data', (d) => (out += d))
   await waitUntil(async () => (await apiMachines(goApi)).some((m) => m.Address === '10.1.0.254'), {
-    timeoutMs: 60_000, intervalMs: 500, what: `the bridge in the Go node's machines (bridge output: ${out.slice(-500)})`,
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    what: `the bridge in the Go node's machines (bridge output: ${out.slice(-500)})`,
   })
   const browser = await launchChromium({ net, ns, binary: chromium, width: 1280, height: 1000 })
   t.after(() => browser.close())
@@ -110,7 +114,10 @@ test('dashboard in headless Chromium: Go machines, traffic per peer, decoded val
   assert.ok(bRow.text.includes(b.peerId.slice(-8)), bRow.text)
   const last = await state()
   assert.equal(last.loadId, 1, 'the page was not reloaded')
-  assert.deepEqual(last.machines.map((m) => m.address), ['10.1.0.1', '10.1.0.2', '10.1.0.254'])
+  assert.deepEqual(
+    last.machines.map((m) => m.address),
+    ['10.1.0.1', '10.1.0.2', '10.1.0.254'],
+  )
 
   mkdirSync(ARTIFACTS, { recursive: true })
   const shot = join(ARTIFACTS, 'dashboard.png')

@@ -76,7 +76,14 @@ function customToken(o: {
   dhtKey?: string
   keys?: Partial<Record<'dht' | 'crypto' | 'room' | 'rendezvous' | 'mdns', string>>
 }): NetworkToken {
-  const k = { dht: 'ahovCJQX5bipwDKRY6cjqxELSZ7dkryFMT18elszGNU', crypto: 'bipwDKRY6cjqxELSZ7dkryFMT18elszGNU29fmtAHOV', room: 'cjqxELSZ7dkryFMT18elszGNU29fmtAHOV30gnuBIPW', rendezvous: 'dkryFMT18elszGNU29fmtAHOV30gnuBIPW4ahovCJQX', mdns: 'elszGNU29fmtAHOV30gnuBIPW4ahovCJQX5bipwDKRY', ...o.keys }
+  const k = {
+    dht: 'ahovCJQX5bipwDKRY6cjqxELSZ7dkryFMT18elszGNU',
+    crypto: 'bipwDKRY6cjqxELSZ7dkryFMT18elszGNU29fmtAHOV',
+    room: 'cjqxELSZ7dkryFMT18elszGNU29fmtAHOV30gnuBIPW',
+    rendezvous: 'dkryFMT18elszGNU29fmtAHOV30gnuBIPW4ahovCJQX',
+    mdns: 'elszGNU29fmtAHOV30gnuBIPW4ahovCJQX5bipwDKRY',
+    ...o.keys,
+  }
   const yaml = tokenYaml({
     otp: {
       dht: { interval: o.dhtInterval ?? o.interval, key: o.dhtKey ?? k.dht, length: o.dhtLength ?? o.length },
@@ -223,7 +230,14 @@ describe('Go parity (edgevpn v0.35.3 packages)', { skip: goMissing ? 'Go toolcha
       const [gs] = runGo({ token: customToken({ interval: BigInt(s.interval), length: s.length }).base64, times: [s.unix] }).at ?? []
       assert.equal(gs.seal_key, s.seal_key)
       assert.equal(gs.topic, s.topic)
-      const res = runGo({ token: token.base64, unseal: [{ key: s.seal_key, sealed: s.foo.sealed_hex }, { key: s.seal_key, sealed: s.block.sealed_hex }] }).unsealed ?? []
+      const res =
+        runGo({
+          token: token.base64,
+          unseal: [
+            { key: s.seal_key, sealed: s.foo.sealed_hex },
+            { key: s.seal_key, sealed: s.block.sealed_hex },
+          ],
+        }).unsealed ?? []
       assert.deepEqual(res[0], { plaintext: 'foo' })
       assert.equal(res[1].error, undefined)
       assert.equal(Buffer.from(res[1].plaintext, 'latin1').length > 0, true)

@@ -89,8 +89,21 @@ async function waitUp(b: RunningCli, timeoutMs: number): Promise<Summary> {
 
 function bridgeArgs(token: string, dir: string, extra: string[] = []): string[] {
   return [
-    '--network-token', token, '--no-dht', '--listen', '/ip4/0.0.0.0/tcp/0', '--identity', join(dir, 'identity'),
-    '--api', `unix://${join(dir, 'api.sock')}`, '--ownership-ttl', '120', '--dhcp', '--lease-dir', join(dir, 'leases'), ...extra,
+    '--network-token',
+    token,
+    '--no-dht',
+    '--listen',
+    '/ip4/0.0.0.0/tcp/0',
+    '--identity',
+    join(dir, 'identity'),
+    '--api',
+    `unix://${join(dir, 'api.sock')}`,
+    '--ownership-ttl',
+    '120',
+    '--dhcp',
+    '--lease-dir',
+    join(dir, 'leases'),
+    ...extra,
   ]
 }
 
@@ -122,10 +135,14 @@ describe(`bridge --dhcp with Go ${VERSION} VPN nodes`, () => {
 
     // The Go node sees the bridge's dhcp/leader flag and its machines entry, and routes to it.
     await waitUntil(async () => (await apiGet(a.api, 'dhcp', 'leader')) === JSON.stringify(up.peerId), {
-      timeoutMs: 30_000, intervalMs: 250, what: `the bridge as dhcp/leader on the Go node (${first.output()})`,
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: `the bridge as dhcp/leader on the Go node (${first.output()})`,
     })
     await waitUntil(async () => (await apiMachines(a.api)).some((m) => m.Address === '10.1.0.6' && m.PeerID === up.peerId), {
-      timeoutMs: 60_000, intervalMs: 500, what: `10.1.0.6 in the Go node's /api/machines (${first.output()})`,
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: `10.1.0.6 in the Go node's /api/machines (${first.output()})`,
     })
     await waitUntil(() => net.ping(n2.ns, '10.1.0.1', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'a ping from the bridge to 10.1.0.1' })
     await waitUntil(() => net.ping(n0.ns, '10.1.0.6', { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: 'a ping from a Go node to 10.1.0.6' })
@@ -173,10 +190,11 @@ describe(`bridge --dhcp with Go ${VERSION} VPN nodes`, () => {
       t.after(() => bridge.stop().catch(() => {}))
       const up = await waitUp(bridge, 120_000)
       assert.equal(up.peerId, bridgeId)
-      const goIp = await waitFor(
-        async () => (await apiMachines(go.api)).find((m) => m.PeerID === go.peerId)?.Address,
-        { timeoutMs: 90_000, intervalMs: 500, what: `the Go --dhcp node's own machines entry (${go.logs().slice(-1500)})` },
-      )
+      const goIp = await waitFor(async () => (await apiMachines(go.api)).find((m) => m.PeerID === go.peerId)?.Address, {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+        what: `the Go --dhcp node's own machines entry (${go.logs().slice(-1500)})`,
+      })
       t.diagnostic(`${leader} led: bridge up with ${up.address} after ${Date.now() - started} ms, Go node ${goIp}`)
       if (leader === 'bridge') {
         assert.equal(up.address, '10.1.0.10/24')
@@ -187,7 +205,9 @@ describe(`bridge --dhcp with Go ${VERSION} VPN nodes`, () => {
       }
       const bridgeIp = up.address.split('/')[0]
       await waitUntil(async () => (await apiMachines(go.api)).some((m) => m.Address === bridgeIp && m.PeerID === up.peerId), {
-        timeoutMs: 60_000, intervalMs: 500, what: `${bridgeIp} in the Go node's /api/machines`,
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        what: `${bridgeIp} in the Go node's /api/machines`,
       })
       await waitUntil(() => net.ping(n1.ns, goIp, { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: `a ping from the bridge to the Go node (${goIp})` })
       await waitUntil(() => net.ping(n0.ns, bridgeIp, { timeoutS: 1 }), { timeoutMs: 60_000, intervalMs: 500, what: `a ping from the Go node to the bridge (${bridgeIp})` })

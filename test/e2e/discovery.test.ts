@@ -37,7 +37,10 @@ describe('discovery of Go EdgeVPN nodes', () => {
     // over the namespace network, not over some loopback shortcut.
     const conns = (await ours.conns()).filter((c) => c.peer === go.peerId)
     assert.ok(conns.length > 0, 'connected to the Go node')
-    assert.ok(conns.some((c) => c.direction === 'outbound' && c.addr.startsWith(`/ip4/${a.ip}/tcp/`)), `outbound to ${a.ip}: ${JSON.stringify(conns)}`)
+    assert.ok(
+      conns.some((c) => c.direction === 'outbound' && c.addr.startsWith(`/ip4/${a.ip}/tcp/`)),
+      `outbound to ${a.ip}: ${JSON.stringify(conns)}`,
+    )
     t.diagnostic(`connections with the Go node: ${conns.map((c) => `${c.direction} ${c.addr}`).join('; ')}`)
 
     // One connection that we opened is enough for the Go → us direction too.
@@ -62,7 +65,10 @@ describe('discovery of Go EdgeVPN nodes', () => {
 
     const conns = (await ours.conns()).filter((c) => c.peer === go.peerId)
     assert.ok(conns.length > 0, 'connected to the Go node')
-    assert.ok(conns.every((c) => c.direction === 'inbound'), `only inbound connections from the Go node: ${JSON.stringify(conns)}`)
+    assert.ok(
+      conns.every((c) => c.direction === 'inbound'),
+      `only inbound connections from the Go node: ${JSON.stringify(conns)}`,
+    )
 
     await ours.put('discovery', 'from-us', 'hello-from-bootstrapped-peer')
     await waitForKey(go.api, 'discovery', 'from-us', '"hello-from-bootstrapped-peer"', { timeoutMs: 30_000 })

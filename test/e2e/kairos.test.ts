@@ -53,24 +53,27 @@ async function goSet(node: GoPeer, key: string, value: unknown): Promise<void> {
 async function publish(node: GoPeer, entries: [key: string, value: unknown][], all: GoPeer[]): Promise<void> {
   for (const [key, value] of entries) await goSet(node, key, value)
   let lastPut = Date.now()
-  await waitFor(async () => {
-    const missing: [string, unknown][] = []
-    for (const [key, value] of entries) {
-      const want = JSON.stringify(goPutSegment(value))
-      for (const n of all) {
-        if ((await apiGet(n.api, NET, key)) !== want) {
-          missing.push([key, value])
-          break
+  await waitFor(
+    async () => {
+      const missing: [string, unknown][] = []
+      for (const [key, value] of entries) {
+        const want = JSON.stringify(goPutSegment(value))
+        for (const n of all) {
+          if ((await apiGet(n.api, NET, key)) !== want) {
+            missing.push([key, value])
+            break
+          }
         }
       }
-    }
-    if (missing.length === 0) return true
-    if (Date.now() - lastPut > 6000) {
-      for (const [key, value] of missing) await goSet(node, key, value)
-      lastPut = Date.now()
-    }
-    return false
-  }, { timeoutMs: 60_000, intervalMs: 250, what: `keys ${entries.map(([k]) => k).join(', ')} on every Go node` })
+      if (missing.length === 0) return true
+      if (Date.now() - lastPut > 6000) {
+        for (const [key, value] of missing) await goSet(node, key, value)
+        lastPut = Date.now()
+      }
+      return false
+    },
+    { timeoutMs: 60_000, intervalMs: 250, what: `keys ${entries.map(([k]) => k).join(', ')} on every Go node` },
+  )
 }
 
 /** GetBucketKey + json.Unmarshal: what a Kairos node reads for a key (undefined when missing). */
@@ -101,7 +104,13 @@ interface Run {
 
 const liveChildren = new Set<ChildProcess>()
 process.once('exit', () => {
-  for (const c of liveChildren) if (c.pid) try { process.kill(-c.pid, 'SIGKILL') } catch { /* gone */ }
+  for (const c of liveChildren)
+    if (c.pid)
+      try {
+        process.kill(-c.pid, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
 })
 
 function cliEnv(): NodeJS.ProcessEnv {
@@ -121,7 +130,12 @@ function startCli(args: string[], limitMs = 90_000): { child: ChildProcess; done
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
   const killer = setTimeout(() => {
     stderr += `\n[test] killed after ${limitMs} ms`
-    if (child.pid) try { process.kill(-child.pid, 'SIGKILL') } catch { /* gone */ }
+    if (child.pid)
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
   }, limitMs)
   const done = new Promise<Run>((resolveRun) => {
     child.on('close', (code) => {
@@ -182,20 +196,28 @@ for (const f of FLAVOURS) {
       worker = await startGoPeer({ version: f.version, token, ownership: f.ownership, bootstrapPeers: [master.p2pAddrs[0]] })
       nodes.push(worker)
       // What each Kairos node publishes about itself (start.go / role/p2p): the master also the cluster access.
-      await publish(master, [
-        [`${masterUuid}-uuid`, advertisement()],
-        [`${masterUuid}-role`, 'master'],
-        [`${masterUuid}-ip`, masterIp],
-        ['ip-master', masterIp],
-        ['master-kubeconfig', Buffer.from(kubeconfig, 'utf8').toString('base64url')],
-      ], nodes)
-      await publish(worker, [
-        [`${workerUuid}-uuid`, advertisement()],
-        // The role a Go node wrote, which `role set` must replace (an open bucket: the higher Version wins).
-        [`${workerUuid}-role`, 'master/ha'],
-        [`${workerUuid}-ip`, '10.1.0.2'],
-        [`${spareUuid}-uuid`, advertisement()],
-      ], nodes)
+      await publish(
+        master,
+        [
+          [`${masterUuid}-uuid`, advertisement()],
+          [`${masterUuid}-role`, 'master'],
+          [`${masterUuid}-ip`, masterIp],
+          ['ip-master', masterIp],
+          ['master-kubeconfig', Buffer.from(kubeconfig, 'utf8').toString('base64url')],
+        ],
+        nodes,
+      )
+      await publish(
+        worker,
+        [
+          [`${workerUuid}-uuid`, advertisement()],
+          // The role a Go node wrote, which `role set` must replace (an open bucket: the higher Version wins).
+          [`${workerUuid}-role`, 'master/ha'],
+          [`${workerUuid}-ip`, '10.1.0.2'],
+          [`${spareUuid}-uuid`, advertisement()],
+        ],
+        nodes,
+      )
     })
 
     after(async () => {
@@ -228,18 +250,24 @@ for (const f of FLAVOURS) {
     test('role list --json lists the advertising nodes, sorted, with role and IP', async () => {
       const r = await runCli(['role', 'list', '--json', ...viaToken(token, worker), '--timeout', '30'])
       assert.equal(r.code, 0, show(r))
-      const listed = (JSON.parse(r.stdout) as { uuid: string; role: string; ip: string; lastSeen: string }[])
+      const listed = JSON.parse(r.stdout) as { uuid: string; role: string; ip: string; lastSeen: string }[]
       const expected = [
         { uuid: masterUuid, role: 'master', ip: masterIp },
         { uuid: workerUuid, role: 'master/ha', ip: '10.1.0.2' },
         { uuid: spareUuid, role: '', ip: '' },
       ].sort((a, b) => (a.uuid < b.uuid ? -1 : 1))
-      assert.deepEqual(listed.map(({ uuid, role, ip }) => ({ uuid, role, ip })), expected)
+      assert.deepEqual(
+        listed.map(({ uuid, role, ip }) => ({ uuid, role, ip })),
+        expected,
+      )
       for (const n of listed) assert.ok(Date.now() - Date.parse(n.lastSeen) < 5 * 60_000, n.lastSeen)
       // The same through a Go API.
       const viaApi = await runCli(['role', 'list', '--json', '--api', master.api])
       assert.equal(viaApi.code, 0, show(viaApi))
-      assert.deepEqual((JSON.parse(viaApi.stdout) as typeof listed).map((n) => n.uuid), expected.map((n) => n.uuid))
+      assert.deepEqual(
+        (JSON.parse(viaApi.stdout) as typeof listed).map((n) => n.uuid),
+        expected.map((n) => n.uuid),
+      )
     })
 
     test('role set (confirmed) replaces a role a Go node wrote; both Go nodes then read it as Kairos does', async () => {

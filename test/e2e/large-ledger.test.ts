@@ -22,8 +22,14 @@ test('values totalling more than 4 MiB written through the Go API; our writes st
   await waitForKey(go.api, 'big', 'v5', undefined, { timeoutMs: 30_000 })
 
   const access = await joinNetwork({
-    token: parseToken(token), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, bootstrapPeers: [go.p2pAddrs[0]],
-    ownership: 'enforce', ownershipTtl: 120, timeoutMs: 30_000,
+    token: parseToken(token),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    dht: false,
+    bootstrapPeers: [go.p2pAddrs[0]],
+    ownership: 'enforce',
+    ownershipTtl: 120,
+    timeoutMs: 30_000,
   })
   t.after(() => access.close())
   await waitFor(async () => keys.every((k) => access.peer.ledger.getKey('big', k) !== undefined), { timeoutMs: 30_000, what: 'the large values in our ledger' })

@@ -63,8 +63,13 @@ describe('ownership auto with a hostile peer on a Go v0.35.3 (enforce) network',
     // The bridge hears the attacker first: it dials it directly and gets a forged block every 100 ms.
     const running: RunningBridge = await runBridge({
       peer: {
-        token: parseToken(token), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false,
-        bootstrapPeers: [evilAddr, go.p2pAddrs[0]], ownership: 'auto', ownershipTtl: 120,
+        token: parseToken(token),
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        mdns: false,
+        dht: false,
+        bootstrapPeers: [evilAddr, go.p2pAddrs[0]],
+        ownership: 'auto',
+        ownershipTtl: 120,
       },
       address: '10.1.0.254/24',
     })
@@ -98,7 +103,23 @@ describe('ownership auto on a pure Go v0.34.0 network', () => {
     const got = await ledgerGet(token, addr, 'kairos', 'role')
     assert.equal(got.code, 0, got.stderr)
     assert.equal(got.stdout.trim(), '"master"')
-    const put = await run(['ledger', 'put', 'kairos', 'from-cli', 'hello', '--network-token', token, '--bootstrap-peer', addr, '--no-dht', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--timeout', '30'])
+    const put = await run([
+      'ledger',
+      'put',
+      'kairos',
+      'from-cli',
+      'hello',
+      '--network-token',
+      token,
+      '--bootstrap-peer',
+      addr,
+      '--no-dht',
+      '--no-mdns',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--timeout',
+      '30',
+    ])
     assert.equal(put.code, 0, put.stderr)
     await waitForKey(go.api, 'kairos', 'from-cli', '"hello"', { timeoutMs: 30_000 })
     // A Go update of a key we wrote arrives too (a v0.34 update replaces the whole block). Not kairos/role:

@@ -24,7 +24,25 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
       if (!requireGoPeer(version, t)) return
       const token = generateGoToken({ version })
       const go = await startGoPeer({ version, token, t })
-      const r = await cli(['ping', go.peerId, '-c', '3', '--interval', '100', '--json', '--network-token', token, '--bootstrap-peer', go.p2pAddrs[0], '--no-dht', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--timeout', '30'])
+      const r = await cli([
+        'ping',
+        go.peerId,
+        '-c',
+        '3',
+        '--interval',
+        '100',
+        '--json',
+        '--network-token',
+        token,
+        '--bootstrap-peer',
+        go.p2pAddrs[0],
+        '--no-dht',
+        '--no-mdns',
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--timeout',
+        '30',
+      ])
       assert.equal(r.code, 0, r.stderr)
       const out = JSON.parse(r.stdout)
       assert.equal(out.target.peerId, go.peerId)

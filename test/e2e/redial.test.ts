@@ -21,7 +21,14 @@ import { sleep, waitFor } from '../helpers/wait.js'
 const CONVERGE_MS = 30_000
 
 const SCENARIOS = [
-  { name: 'a 5 s restart', outage: async (go: GoPeer, start: () => Promise<GoPeer>) => { await go.stop(); await sleep(5_000); return start() } },
+  {
+    name: 'a 5 s restart',
+    outage: async (go: GoPeer, start: () => Promise<GoPeer>) => {
+      await go.stop()
+      await sleep(5_000)
+      return start()
+    },
+  },
   {
     name: 'a 30 s SIGSTOP',
     outage: async (go: GoPeer) => {
@@ -62,7 +69,11 @@ describe('redialling the only Go v0.35.3 peer', () => {
       void peer.announce()
       const [toUs, toGo] = await Promise.all([
         waitFor(async () => (peer.ledger.getKey('redial', 'from-go') === '"hello"' ? Date.now() - back : undefined), { timeoutMs: CONVERGE_MS, intervalMs: 100, what: 'the Go write on the bridge' }),
-        waitFor(async () => ((await apiGet(go.api, 'redial', 'from-us')) === '"hello"' ? Date.now() - back : undefined), { timeoutMs: CONVERGE_MS, intervalMs: 100, what: "the bridge's write on the Go node" }),
+        waitFor(async () => ((await apiGet(go.api, 'redial', 'from-us')) === '"hello"' ? Date.now() - back : undefined), {
+          timeoutMs: CONVERGE_MS,
+          intervalMs: 100,
+          what: "the bridge's write on the Go node",
+        }),
       ])
       t.diagnostic(`after ${s.name}: Go -> bridge ${toUs} ms, bridge -> Go ${toGo} ms`)
       assert.ok(peer.isConnected(go.peerId))

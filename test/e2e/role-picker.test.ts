@@ -35,24 +35,29 @@ function tmux(...args: string[]): Promise<string> {
   })
 }
 
-const tmuxAvailable = (): boolean =>
-  (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(resolve(d, 'tmux')))
+const tmuxAvailable = (): boolean => (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(resolve(d, 'tmux')))
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
 /** The screen of a session, blank lines dropped. */
 async function screen(session: string): Promise<string> {
-  return (await tmux('capture-pane', '-p', '-t', session)).split('\n').filter((l) => l.trim() !== '').join('\n')
+  return (await tmux('capture-pane', '-p', '-t', session))
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .join('\n')
 }
 
 /** Waits (bounded) until the screen matches, returning it; the last screen is in the error. */
 async function waitScreen(session: string, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<string> {
   let last = ''
   try {
-    return await waitFor(async () => {
-      last = await screen(session)
-      return pattern.test(last) ? last : undefined
-    }, { timeoutMs, intervalMs: 150, what })
+    return await waitFor(
+      async () => {
+        last = await screen(session)
+        return pattern.test(last) ? last : undefined
+      },
+      { timeoutMs, intervalMs: 150, what },
+    )
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- screen:\n${last}`, { cause: err })
   }
@@ -161,7 +166,11 @@ describe('role set pickers', { skip: tmuxAvailable() ? false : 'tmux is not inst
     // Every demo peer holds the new role for that node, written the Kairos way; the others are unchanged.
     await waitFor(() => rolesHeld(net, target.uuid).every((r) => r === role), { timeoutMs: 20_000, what: 'the role on every demo peer' })
     assert.equal(net.nodes[0].peer.ledger.currentData()[NET][`${target.uuid}-role`], '"Im1hc3Rlci9oYSI="')
-    for (const n of net.nodes.filter((x) => x !== target)) assert.deepEqual(rolesHeld(net, n.uuid), net.nodes.map(() => n.role))
+    for (const n of net.nodes.filter((x) => x !== target))
+      assert.deepEqual(
+        rolesHeld(net, n.uuid),
+        net.nodes.map(() => n.role),
+      )
   })
 
   test('on a terminal with the UUID given: only the role is picked', async () => {
@@ -187,7 +196,10 @@ describe('role set pickers', { skip: tmuxAvailable() ? false : 'tmux is not inst
     const end = await waitScreen(s, /EXIT:\d+/, 'role set to stop', 15_000)
     assert.doesNotMatch(end, /EXIT:0/, end)
     assert.match(end, /^error: /m)
-    assert.deepEqual(net.nodes.map((n) => rolesHeld(net, n.uuid)), before)
+    assert.deepEqual(
+      net.nodes.map((n) => rolesHeld(net, n.uuid)),
+      before,
+    )
   })
 
   test('Ctrl-C in the picker is a clean cancellation, not an internal error', async () => {
@@ -210,12 +222,18 @@ describe('role set pickers', { skip: tmuxAvailable() ? false : 'tmux is not inst
 
   test('without a terminal: a missing UUID or ROLE is a usage error (exit 2), nothing is written', async () => {
     const before = net.nodes.map((n) => rolesHeld(net, n.uuid))
-    for (const args of [['role', 'set'], ['role', 'set', net.nodes[1].uuid]]) {
+    for (const args of [
+      ['role', 'set'],
+      ['role', 'set', net.nodes[1].uuid],
+    ]) {
       const r = await runPlain([...args, ...reach])
       assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`)
       assert.equal(r.stdout, '')
       assert.equal(r.stderr, "error: role set needs UUID and ROLE: usage: kairosctl role set UUID ROLE (see 'kairosctl role list')\n")
     }
-    assert.deepEqual(net.nodes.map((n) => rolesHeld(net, n.uuid)), before)
+    assert.deepEqual(
+      net.nodes.map((n) => rolesHeld(net, n.uuid)),
+      before,
+    )
   })
 })

@@ -111,10 +111,7 @@ test(`${2 * PAIRS}-node network (${PAIRS} Go ${GO} enforce + ${PAIRS} TS peers) 
     expected[`ts${i}`] = `"value-ts${i}"`
   }
   const writesAt = Date.now()
-  await Promise.all([
-    ...goPeers.map((g, i) => apiPut(g.api, BUCKET, `go${i}`, `value-go${i}`)),
-    ...ours.map((a, i) => a.put(BUCKET, `ts${i}`, `value-ts${i}`, { timeoutMs: 60_000 })),
-  ])
+  await Promise.all([...goPeers.map((g, i) => apiPut(g.api, BUCKET, `go${i}`, `value-go${i}`)), ...ours.map((a, i) => a.put(BUCKET, `ts${i}`, `value-ts${i}`, { timeoutMs: 60_000 }))])
   t.diagnostic(`all writes done (ours confirmed by a peer) after ${Date.now() - writesAt} ms`)
 
   // Every node eventually sees all 20 keys with their values.

@@ -119,9 +119,7 @@ async function worker(mode: string): Promise<void> {
       const port = Number(arg)
       const sock = createSocket('udp4')
       await new Promise<void>((resolve) => sock.bind(port, TUN_ADDRESS.split('/')[0], resolve))
-      const got = new Promise<{ data: string; from: string }>((resolve) =>
-        sock.once('message', (msg, rinfo) => resolve({ data: msg.toString(), from: `${rinfo.address}:${rinfo.port}` })),
-      )
+      const got = new Promise<{ data: string; from: string }>((resolve) => sock.once('message', (msg, rinfo) => resolve({ data: msg.toString(), from: `${rinfo.address}:${rinfo.port}` })))
       await tun.write(udp4(PEER, 5555, TUN_ADDRESS.split('/')[0], port, new TextEncoder().encode('hello through the tun')))
       let timer: NodeJS.Timeout | undefined
       const result = await Promise.race([got, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 3_000)))])
@@ -275,17 +273,12 @@ async function defineTests(): Promise<void> {
     if (!available) return t.skip('setpriv (util-linux) is not installed')
     const net = await createNetwork({ count: 1, t })
     const ns = net.nodes[0].ns
-    const child = net.spawn(
-      ns,
-      'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--import', 'tsx', SELF],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        cwd: process.cwd(),
-        // An unprivileged tsx needs a cache directory it can write.
-        env: { ...process.env, KCTL_TUN_WORKER: 'noperm', TSX_DISABLE_CACHE: '1', HOME: '/tmp' },
-      },
-    )
+    const child = net.spawn(ns, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--import', 'tsx', SELF], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: process.cwd(),
+      // An unprivileged tsx needs a cache directory it can write.
+      env: { ...process.env, KCTL_TUN_WORKER: 'noperm', TSX_DISABLE_CACHE: '1', HOME: '/tmp' },
+    })
     const w = attach(child)
     const result = await w.next((e) => e.event === 'error' || e.event === 'opened', 'the unprivileged attempt', 30_000)
     assert.equal(result.event, 'error', 'an unprivileged process created a TUN device')

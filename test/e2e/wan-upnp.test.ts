@@ -74,8 +74,19 @@ describe('WAN rung U: kairosctl behind a UPnP router, reached directly by Go nod
       }
     })()
     const t0 = Date.now()
-    const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
-      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--natmap', '--timeout', '150'])
+    const r = await kairosctl(host.ns, [
+      'ledger',
+      'get',
+      'wan',
+      'written-at-the-edge',
+      '--network-token',
+      token,
+      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]),
+      '--no-mdns',
+      '--natmap',
+      '--timeout',
+      '150',
+    ])
     running = false
     await watch
     t.diagnostic(`kairosctl ledger get: exit ${r.code} after ${Date.now() - t0} ms`)
@@ -104,15 +115,19 @@ describe('WAN rung U: kairosctl behind a UPnP router, reached directly by Go nod
   test('status --json: reachability public, the mapped address, and no relayed connection', async (t) => {
     const host = await lab.addSiteHost(lab.home)
     const t0 = Date.now()
-    const r = await kairosctl(host.ns, ['status', '--network-token', token, ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]),
-      '--no-mdns', '--natmap', '--timeout', '150', '--json'], { KAIROSCTL_DEBUG: '' })
+    const r = await kairosctl(host.ns, ['status', '--network-token', token, ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--natmap', '--timeout', '150', '--json'], {
+      KAIROSCTL_DEBUG: '',
+    })
     t.diagnostic(`kairosctl status: exit ${r.code} after ${Date.now() - t0} ms`)
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-6000)}`)
     const s = JSON.parse(r.stdout) as { node: { peerId: string }; nat: { reachability: string; mapped: string[]; observed: string[]; natmap: boolean } }
     t.diagnostic(`nat: ${JSON.stringify(s.nat)}`)
     assert.equal(s.nat.reachability, 'public')
     assert.equal(s.nat.natmap, true)
-    assert.ok(s.nat.mapped.some((a) => a.startsWith(`/ip4/${lab.home.wanIp}/tcp/`)), JSON.stringify(s.nat))
+    assert.ok(
+      s.nat.mapped.some((a) => a.startsWith(`/ip4/${lab.home.wanIp}/tcp/`)),
+      JSON.stringify(s.nat),
+    )
     // Nothing went through a relay: the public nodes' relay ACL saw no circuit to or from us.
     const circuits = lab.publicNodes.flatMap((n) => n.events().filter((e) => e.event === 'connect' && (e.src === s.node.peerId || e.dest === s.node.peerId)))
     assert.equal(circuits.length, 0, JSON.stringify(circuits))
@@ -121,8 +136,11 @@ describe('WAN rung U: kairosctl behind a UPnP router, reached directly by Go nod
   test('--no-natmap asks the router for nothing', async (t) => {
     const host = await lab.addSiteHost(lab.home)
     const before = lab.upnp!.logs().length
-    const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
-      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--no-natmap', '--timeout', '15'], { KAIROSCTL_DEBUG: '' })
+    const r = await kairosctl(
+      host.ns,
+      ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token, ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--no-natmap', '--timeout', '15'],
+      { KAIROSCTL_DEBUG: '' },
+    )
     t.diagnostic(`exit ${r.code}: ${r.stderr.trim()}`)
     assert.equal(r.code, 1, 'the edge nodes cannot dial us without a mapping')
     const mappings = await lab.upnp!.mappings()

@@ -90,14 +90,23 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     assert.equal(await lab.group.ping(home.ns, lab.edge.hosts[0].ip), false, 'site → other site LAN')
     assert.equal(await lab.group.ping(b1.ns, '8.8.8.8', { timeoutS: 1 }), false, 'no route out of the lab')
     // A UDP echo of the source address it sees: the home router keeps the port.
-    lab.group.spawn(pub.ns, process.execPath, ['-e',
-      `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(r.address+':'+r.port,r.port,r.address));s.bind(5000,'${pub.ip}')`])
-    const seen = await waitFor(async () => {
-      const r = await lab.group.exec(home.ns, process.execPath, ['-e',
-        `const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{process.stdout.write(String(m));process.exit(0)});` +
-        `s.bind(40000,()=>s.send('x',5000,'${pub.ip}'));setTimeout(()=>process.exit(3),1000)`], { allowFailure: true, timeoutMs: 10_000 })
-      return r.code === 0 ? r.stdout : undefined
-    }, { timeoutMs: 15_000, what: 'UDP echo from the public host' })
+    lab.group.spawn(pub.ns, process.execPath, ['-e', `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(r.address+':'+r.port,r.port,r.address));s.bind(5000,'${pub.ip}')`])
+    const seen = await waitFor(
+      async () => {
+        const r = await lab.group.exec(
+          home.ns,
+          process.execPath,
+          [
+            '-e',
+            `const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{process.stdout.write(String(m));process.exit(0)});` +
+              `s.bind(40000,()=>s.send('x',5000,'${pub.ip}'));setTimeout(()=>process.exit(3),1000)`,
+          ],
+          { allowFailure: true, timeoutMs: 10_000 },
+        )
+        return r.code === 0 ? r.stdout : undefined
+      },
+      { timeoutMs: 15_000, what: 'UDP echo from the public host' },
+    )
     assert.equal(seen, `${lab.home.wanIp}:40000`)
     const tracked = (await lab.conntrack(lab.home)).find((e) => e.src === home.ip && e.dst === pub.ip && e.proto === 'udp')
     assert.equal(tracked?.replyDport, 40000, 'conntrack shows the same mapping')
@@ -114,7 +123,12 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
       t.diagnostic(`operator Go node saw the edge's key ${Date.now() - t0} ms after its start (the edge settled ${settledS} s after its start)`)
 
       // First contact went through a public relay (the relay's ACL saw the circuit)...
-      const relayed = lab.publicNodes.flatMap((n) => n.events().filter((e) => e.event === 'connect' && (e.src === op.peerId || e.dest === op.peerId)).map((e) => `${n.seed}: ${String(e.src)} (${String(e.addr)}) → ${String(e.dest)}`))
+      const relayed = lab.publicNodes.flatMap((n) =>
+        n
+          .events()
+          .filter((e) => e.event === 'connect' && (e.src === op.peerId || e.dest === op.peerId))
+          .map((e) => `${n.seed}: ${String(e.src)} (${String(e.addr)}) → ${String(e.dest)}`),
+      )
       t.diagnostic(`relayed connections of the operator: ${relayed.join('; ')}`)
       assert.ok(relayed.length > 0, 'the operator reached the edge through a relay first')
       // ...then DCUtR punched a direct path: both routers track a flow between their public addresses.
@@ -123,7 +137,10 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
       t.diagnostic(`edge router, flows with the home router:\n${edgeFlows.map((e) => e.line).join('\n')}`)
       t.diagnostic(`home router, flows with the edge router:\n${homeFlows.map((e) => e.line).join('\n')}`)
       assert.ok(edgeFlows.length > 0 && homeFlows.length > 0, 'a direct flow between the NATs')
-      const punched = op.logs().split('\n').filter((l) => /hole punch successful/.test(l))
+      const punched = op
+        .logs()
+        .split('\n')
+        .filter((l) => /hole punch successful/.test(l))
       t.diagnostic(`operator log: ${punched.length} × "hole punch successful"`)
       assert.ok(punched.length > 0, 'the operator logged a successful hole punch')
       // (QUIC shares one unconnected UDP socket: only TCP peers show up here.)
@@ -144,8 +161,11 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     }
     const host = await lab.addSiteHost(lab.home)
     const t0 = Date.now()
-    const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
-      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '120', '--verbose'], { KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '' })
+    const r = await kairosctl(
+      host.ns,
+      ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token, ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '120', '--verbose'],
+      { KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '' },
+    )
     const ms = Date.now() - t0
     const steps = r.stderr.split('\n').filter(Boolean)
     t.diagnostic(`kairosctl ledger get --verbose: exit ${r.code} after ${ms} ms; ${steps.join(' | ')}`)
@@ -153,10 +173,22 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     assert.match(r.stdout, /hello-from-the-edge/)
     // --verbose names each step of the way, in order: bootstrap, rendezvous, relay, punch, sync.
     const at = (re: RegExp): number => steps.findIndex((l) => re.test(l))
-    const order = [/^bootstrap: reached \/ip4\/11\.0\.0\./, /^rendezvous: found \S+ on the DHT \(\d+ address\(es\), [1-9]\d* through a relay\)/,
-      /^connected to \S+ through a relay/, /^hole punch: direct connection to \S+ at \/ip4\/11\.0\.1\.1\/tcp\//, /^synced after \d+ ms/].map(at)
-    assert.ok(order.every((i) => i >= 0), `missing steps (${order.join(', ')}):\n${steps.join('\n')}`)
-    assert.deepEqual([...order].sort((a, b) => a - b), order, steps.join('\n'))
+    const order = [
+      /^bootstrap: reached \/ip4\/11\.0\.0\./,
+      /^rendezvous: found \S+ on the DHT \(\d+ address\(es\), [1-9]\d* through a relay\)/,
+      /^connected to \S+ through a relay/,
+      /^hole punch: direct connection to \S+ at \/ip4\/11\.0\.1\.1\/tcp\//,
+      /^synced after \d+ ms/,
+    ].map(at)
+    assert.ok(
+      order.every((i) => i >= 0),
+      `missing steps (${order.join(', ')}):\n${steps.join('\n')}`,
+    )
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      steps.join('\n'),
+    )
     assert.ok(!steps.some((l) => /^\[debug\]/.test(l)), 'no debug lines without KAIROSCTL_DEBUG')
     // The ledger came over a direct path between the two NATs: both routers track it.
     const edgeFlows = flows(await lab.conntrack(lab.edge), lab.edge.wanIp, lab.home.wanIp)
@@ -170,39 +202,68 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     const dir = mkdtempSync(join(tmpdir(), 'kctl-wan-bridge-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
     let out = ''
-    const bridge = lab.group.spawn(host.ns, process.execPath, [BIN, 'bridge', '--network-token', token,
-      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--api', `unix://${join(dir, 'api.sock')}`, '--identity', join(dir, 'identity')], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const bridge = lab.group.spawn(
+      host.ns,
+      process.execPath,
+      [
+        BIN,
+        'bridge',
+        '--network-token',
+        token,
+        ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]),
+        '--no-mdns',
+        '--api',
+        `unix://${join(dir, 'api.sock')}`,
+        '--identity',
+        join(dir, 'identity'),
+      ],
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     bridge.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)))
     bridge.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)))
     t.after(() => {
       if (bridge.exitCode === null) process.kill(-bridge.pid!, 'SIGKILL')
     })
     // An edge node behind NAT with its VPN address (DHCP), from its own machines bucket.
-    const { edge, edgeIp, edgeNs } = await waitFor(async () => {
-      for (const [i, e] of edges.slice(0, 2).entries()) {
-        const machines = await apiMachines(e.api).catch(() => [])
-        const own = machines.find((m) => m.PeerID === e.peerId)?.Address
-        if (own) return { edge: e, edgeIp: own, edgeNs: lab.edge.hosts[i].ns }
-      }
-      return undefined
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'an edge node\'s VPN address in its machines bucket' }).catch((err: Error) => {
-      throw new Error(`${err.message}\nbridge output:\n${out.slice(-6000)}\nedge logs:\n${edges.slice(0, 2).map((e) => e.logs().slice(-3000)).join('\n---\n')}`, { cause: err })
+    const { edge, edgeIp, edgeNs } = await waitFor(
+      async () => {
+        for (const [i, e] of edges.slice(0, 2).entries()) {
+          const machines = await apiMachines(e.api).catch(() => [])
+          const own = machines.find((m) => m.PeerID === e.peerId)?.Address
+          if (own) return { edge: e, edgeIp: own, edgeNs: lab.edge.hosts[i].ns }
+        }
+        return undefined
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: "an edge node's VPN address in its machines bucket" },
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\nbridge output:\n${out.slice(-6000)}\nedge logs:\n${edges
+          .slice(0, 2)
+          .map((e) => e.logs().slice(-3000))
+          .join('\n---\n')}`,
+        { cause: err },
+      )
     })
     await waitFor(async () => (await apiMachines(edge.api)).some((m) => m.Address === '10.1.0.254') || undefined, {
-      timeoutMs: 120_000, intervalMs: 500, what: `the bridge in the edge node's machines (bridge output: ${out.slice(-1500)})`,
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      what: `the bridge in the edge node's machines (bridge output: ${out.slice(-1500)})`,
     })
     await waitFor(async () => (await lab.group.ping(host.ns, edgeIp, { timeoutS: 1 })) || undefined, { timeoutMs: 60_000, intervalMs: 500, what: `a ping from the bridge to ${edgeIp}` })
     const server = lab.group.spawn(edgeNs, 'iperf3', ['-s', '-1', '-B', edgeIp], { stdio: 'ignore' })
     t.after(() => {
       if (server.exitCode === null) server.kill('SIGKILL')
     })
-    const r = await waitFor(async () => {
-      const run = await lab.group.exec(host.ns, 'iperf3', ['-c', edgeIp, '-n', '10M', '-J', '--connect-timeout', '3000'], { allowFailure: true, timeoutMs: 60_000 })
-      return run.code === 0 ? run.stdout : undefined
-    }, { timeoutMs: 90_000, intervalMs: 1000, what: 'iperf3 through the bridge' })
+    const r = await waitFor(
+      async () => {
+        const run = await lab.group.exec(host.ns, 'iperf3', ['-c', edgeIp, '-n', '10M', '-J', '--connect-timeout', '3000'], { allowFailure: true, timeoutMs: 60_000 })
+        return run.code === 0 ? run.stdout : undefined
+      },
+      { timeoutMs: 90_000, intervalMs: 1000, what: 'iperf3 through the bridge' },
+    )
     const { sum_sent: sent, sum_received: sum } = (JSON.parse(r) as { end: Record<'sum_sent' | 'sum_received', { bytes: number; seconds: number }> }).end
     t.diagnostic(`iperf3 bridge → edge node: ${sent.bytes} bytes sent, ${sum.bytes} received in ${sum.seconds.toFixed(1)} s (${((sum.bytes * 8) / sum.seconds / 1e6).toFixed(1)} Mbit/s)`)
     assert.ok(sent.bytes >= 10 * 1024 * 1024, `sent ${sent.bytes} bytes`)
@@ -210,7 +271,10 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     assert.ok(sum.bytes >= 9 * 1024 * 1024, `received ${sum.bytes} bytes`)
     assert.match(out, /hole punch: direct connection to \S+ at \/ip4\/11\.0\.1\.1\/tcp\//, out.slice(-3000))
     // Ten megabytes cannot have gone through a relay (128 KiB per relayed connection): the routers track a direct flow.
-    assert.ok(flows(await lab.conntrack(lab.home), lab.home.wanIp, lab.edge.wanIp).some((e) => e.proto === 'tcp'), 'a direct TCP flow between the NATs')
+    assert.ok(
+      flows(await lab.conntrack(lab.home), lab.home.wanIp, lab.edge.wanIp).some((e) => e.proto === 'tcp'),
+      'a direct TCP flow between the NATs',
+    )
 
     process.kill(-bridge.pid!, 'SIGTERM')
   })
@@ -224,15 +288,28 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
 
     const host = await lab.addSiteHost(lab.home)
     const t0 = Date.now()
-    const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
-      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '120'])
+    const r = await kairosctl(host.ns, [
+      'ledger',
+      'get',
+      'wan',
+      'written-at-the-edge',
+      '--network-token',
+      token,
+      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]),
+      '--no-mdns',
+      '--timeout',
+      '120',
+    ])
     const ms = Date.now() - t0
     t.diagnostic(`kairosctl ledger get: exit ${r.code} after ${ms} ms`)
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-6000)}`)
     assert.match(r.stdout, /hello-from-the-edge/)
     // kairosctl reached the public edge node itself, through its own router.
     const home = await lab.conntrack(lab.home)
-    assert.ok(home.some((e) => e.src === host.ip && e.dst === pub.ip), `no flow ${host.ip} → ${pub.ip}:\n${home.map((e) => e.line).join('\n')}`)
+    assert.ok(
+      home.some((e) => e.src === host.ip && e.dst === pub.ip),
+      `no flow ${host.ip} → ${pub.ip}:\n${home.map((e) => e.line).join('\n')}`,
+    )
     // It found that node through the rendezvous (it was never given its address): it looked up
     // the same provider key the Go nodes announce, on the go-libp2p-kad-dht servers. (Its own
     // ADD_PROVIDER may still be under way when it exits with the answer.)
@@ -240,7 +317,10 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     const goKeys = new Set(dhtEvents.filter((e) => e.type === 'ADD_PROVIDER' && goIds.has(String(e.from))).map((e) => e.key))
     const ours = dhtEvents.filter((e) => !goIds.has(String(e.from)) && goKeys.has(e.key))
     t.diagnostic(`kairosctl's requests for the rendezvous key: ${[...new Set(ours.map((e) => e.type))].join(', ')} (${ours.length})`)
-    assert.ok(ours.some((e) => e.type === 'GET_PROVIDERS'), 'kairosctl looked up the rendezvous the Go nodes announce')
+    assert.ok(
+      ours.some((e) => e.type === 'GET_PROVIDERS'),
+      'kairosctl looked up the rendezvous the Go nodes announce',
+    )
     await waitFor(async () => (await publicEdge.remoteEndpoints()).every((ep) => lab.inLab(ep)) || undefined, { timeoutMs: 5_000, what: 'public edge talks only inside the lab' })
   })
 
@@ -248,7 +328,12 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     const host = await lab.addSiteHost(lab.home)
     await lab.assertSealed()
     const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token, '--no-mdns', '--timeout', '10'], {}, 60_000)
-    t.diagnostic(`exit ${r.code}; ${r.stderr.split('\n').filter((l) => /bootstrap|Amino/.test(l)).join(' | ')}`)
+    t.diagnostic(
+      `exit ${r.code}; ${r.stderr
+        .split('\n')
+        .filter((l) => /bootstrap|Amino/.test(l))
+        .join(' | ')}`,
+    )
     assert.notEqual(r.code, 0, 'nothing is reachable from here')
     assert.match(r.stderr, /error: could not reach any of the 5 DHT bootstrap peer\(s\) within 10s .*internet access and DNS/)
     assert.match(r.stderr, /joining the public Amino DHT \(5 bootstrap peers\)/)
@@ -268,14 +353,20 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     await lab.setSymmetric(lab.home, true)
     const host = await lab.addSiteHost(lab.home)
     const t0 = Date.now()
-    const r = await kairosctl(host.ns, ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token,
-      ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '30'], { KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '' })
+    const r = await kairosctl(
+      host.ns,
+      ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token, ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--timeout', '30'],
+      { KAIROSCTL_NO_PUBLIC_DHT: '1', KAIROSCTL_DEBUG: '' },
+    )
     const ms = Date.now() - t0
     t.diagnostic(`exit ${r.code} after ${ms} ms: ${r.stderr.trim()}`)
     assert.equal(r.code, 1, r.stderr)
     const lines = r.stderr.split('\n').filter(Boolean)
     assert.equal(lines.length, 1, r.stderr)
-    assert.match(lines[0], /^error: found [1-9] node\(s\) of this network through the DHT rendezvous and reached [1-9] through a relay, but no direct connection came up within 30s: hole punching failed/)
+    assert.match(
+      lines[0],
+      /^error: found [1-9] node\(s\) of this network through the DHT rendezvous and reached [1-9] through a relay, but no direct connection came up within 30s: hole punching failed/,
+    )
     assert.match(lines[0], /make one node reachable/)
   })
 })

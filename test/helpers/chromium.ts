@@ -52,9 +52,22 @@ type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: Erro
 export async function launchChromium(opts: { net: TestNetwork; ns: string; binary: string; width?: number; height?: number }): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'kctl-chromium-'))
   const args = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--remote-debugging-pipe', `--user-data-dir=${profile}`,
-    '--no-first-run', '--no-default-browser-check', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-default-apps', '--disable-extensions', '--hide-scrollbars', '--mute-audio', `--window-size=${opts.width ?? 1280},${opts.height ?? 1000}`,
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    '--remote-debugging-pipe',
+    `--user-data-dir=${profile}`,
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-default-apps',
+    '--disable-extensions',
+    '--hide-scrollbars',
+    '--mute-audio',
+    `--window-size=${opts.width ?? 1280},${opts.height ?? 1000}`,
     'about:blank',
   ]
   const child: ChildProcess = opts.net.spawn(opts.ns, opts.binary, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] })

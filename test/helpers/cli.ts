@@ -52,12 +52,14 @@ export function assertOneErrorLine(r: Run, prefix: string, label: string): void 
 export async function runAll<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
   const out: T[] = []
   let next = 0
-  await Promise.all([0, 1].map(async () => {
-    while (next < jobs.length) {
-      const i = next++
-      out[i] = await jobs[i]()
-    }
-  }))
+  await Promise.all(
+    [0, 1].map(async () => {
+      while (next < jobs.length) {
+        const i = next++
+        out[i] = await jobs[i]()
+      }
+    }),
+  )
   return out
 }
 

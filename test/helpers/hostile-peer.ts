@@ -145,8 +145,7 @@ export async function startHostilePeer(opts: { token: NetworkToken; bootstrapPee
     dial: async (addr) => {
       await host.dial(multiaddr(addr))
     },
-    waitForTopicPeer: (peerId, timeoutMs = 15_000) =>
-      waitUntil(() => pubsub.getSubscribers(topic()).some((p) => p.toString() === peerId), { timeoutMs, what: `${peerId} on the topic` }),
+    waitForTopicPeer: (peerId, timeoutMs = 15_000) => waitUntil(() => pubsub.getSubscribers(topic()).some((p) => p.toString() === peerId), { timeoutMs, what: `${peerId} on the topic` }),
     publish,
     publishPayload,
     publishBlock: (block, o) => publishPayload(typeof block === 'string' ? block : JSON.stringify(block), o),

@@ -12,9 +12,7 @@ import { withTimeout } from './wait.js'
  * once the answer matches `until`; rejects after `timeoutMs`.
  */
 export function rawExchange(address: string, head: string, body = '', { until, timeoutMs = 5000 }: { until?: RegExp; timeoutMs?: number } = {}): Promise<string> {
-  const socket = address.startsWith('unix://')
-    ? connect(address.slice('unix://'.length))
-    : connect(Number(new URL(address).port), new URL(address).hostname)
+  const socket = address.startsWith('unix://') ? connect(address.slice('unix://'.length)) : connect(Number(new URL(address).port), new URL(address).hostname)
   let answer = ''
   const done = new Promise<string>((resolve) => {
     socket.on('data', (d: Buffer) => {

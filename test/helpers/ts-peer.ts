@@ -210,9 +210,7 @@ export async function startTsPeer(options: StartTsPeerOptions): Promise<TsPeer> 
         if (readyInfo) return readyInfo
         if (startError || spawnError || !running()) {
           await sleep(100) // let the rest of stderr arrive
-          throw new Error(
-            `${describe()} did not start: ${startError ?? spawnError?.message ?? `exited (code ${child.exitCode}, signal ${child.signalCode})`}\n--- stderr ---\n${stderr.slice(-6_000)}`,
-          )
+          throw new Error(`${describe()} did not start: ${startError ?? spawnError?.message ?? `exited (code ${child.exitCode}, signal ${child.signalCode})`}\n--- stderr ---\n${stderr.slice(-6_000)}`)
         }
         if (Date.now() > deadline) {
           throw new Error(`${describe()} not ready within ${readyTimeout} ms\n--- stderr ---\n${stderr.slice(-6_000)}`)

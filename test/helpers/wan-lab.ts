@@ -342,7 +342,10 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
       upnp = {
         async mappings() {
           const { stdout } = await group.exec(home.router, 'nft', ['list', 'chain', 'inet', 'upnp', 'prerouting_miniupnpd'])
-          return stdout.split('\n').map((l) => l.trim()).filter((l) => /dnat/.test(l))
+          return stdout
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => /dnat/.test(l))
         },
         logs: () => log,
       }
@@ -437,9 +440,12 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
         await waitFor(
           () => {
             const ev = publicNodes.flatMap((n) => n.events())
-            return peerIds.every((id) => ev.some((x) => x.event === 'reserve' && x.peer === id)) &&
-              peerIds.every((id) => ev.some((x) => x.event === 'dht' && x.type === 'ADD_PROVIDER' && x.from === id &&
-                Array.isArray(x.addrs) && x.addrs.some((a) => String(a).includes('/p2p-circuit'))))
+            return (
+              peerIds.every((id) => ev.some((x) => x.event === 'reserve' && x.peer === id)) &&
+              peerIds.every((id) =>
+                ev.some((x) => x.event === 'dht' && x.type === 'ADD_PROVIDER' && x.from === id && Array.isArray(x.addrs) && x.addrs.some((a) => String(a).includes('/p2p-circuit'))),
+              )
+            )
           },
           { timeoutMs, intervalMs: 500, what: 'nodes behind NAT announcing relay addresses' },
         )
@@ -453,7 +459,10 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
         return parseConntrack(stdout)
       },
       inLab(endpoint) {
-        const host = endpoint.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').replace(/^::ffff:/, '')
+        const host = endpoint
+          .replace(/:\d+$/, '')
+          .replace(/^\[|\]$/g, '')
+          .replace(/^::ffff:/, '')
         return LAB_RANGES.some((r) => r.test(host))
       },
       async assertSealed() {
@@ -462,9 +471,7 @@ export async function createWanLab(options: CreateWanLabOptions = {}): Promise<W
           for (const route of stdout.split('\n').filter(Boolean)) {
             const dest = route.split(' ')[0]
             const isSiteHost = edge.hosts.concat(home.hosts).some((h) => h.ns === ns)
-            const ok =
-              /^(11\.0\.0\.0\/16|192\.168\.(10|20)\.0\/24|10\.1\.0\.0\/24|224\.0\.0\.0\/4)$/.test(dest) ||
-              (dest === 'default' && isSiteHost && / via 192\.168\.(10|20)\.1 /.test(`${route} `))
+            const ok = /^(11\.0\.0\.0\/16|192\.168\.(10|20)\.0\/24|10\.1\.0\.0\/24|224\.0\.0\.0\/4)$/.test(dest) || (dest === 'default' && isSiteHost && / via 192\.168\.(10|20)\.1 /.test(`${route} `))
             if (!ok) throw new Error(`namespace ${ns} has a route out of the lab: ${route}`)
           }
         }

@@ -22,7 +22,10 @@ import { EdgePeer } from '../../src/peer/peer.js'
 import { generateToken } from '../../src/token/token.js'
 
 /** URL-safe text of exactly `n` characters (base64url of random bytes). */
-const urlSafe = (n: number): string => randomBytes(Math.ceil((n * 3) / 4) + 3).toString('base64url').slice(0, n)
+const urlSafe = (n: number): string =>
+  randomBytes(Math.ceil((n * 3) / 4) + 3)
+    .toString('base64url')
+    .slice(0, n)
 
 test('a 200 KB value and a 1 MiB URL go through our client and server into the ledger and back', async (t) => {
   const peer = await EdgePeer.start({ token: generateToken(), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'enforce' })

@@ -52,10 +52,13 @@ test('the bridge refuses to replace a file at its socket path, replaces a stale 
   t.after(() => stopProcessGroup(bridge))
   const api = `unix://${sock}`
   const summary = (): Promise<string> => rawExchange(api, 'GET /api/summary HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-  await waitFor(async () => {
-    if (bridge.exitCode !== null) throw new StopWaiting(`the bridge exited: ${out}`)
-    return /^HTTP\/1\.1 200 /.test(await summary())
-  }, { timeoutMs: 30_000, intervalMs: 200, what: 'the bridge API on the replaced socket' })
+  await waitFor(
+    async () => {
+      if (bridge.exitCode !== null) throw new StopWaiting(`the bridge exited: ${out}`)
+      return /^HTTP\/1\.1 200 /.test(await summary())
+    },
+    { timeoutMs: 30_000, intervalMs: 200, what: 'the bridge API on the replaced socket' },
+  )
 
   // Announced as 1 GiB: refused before a byte of it is read.
   assert.match(await rawExchange(api, `PUT /api/ledger/b/k/v HTTP/1.1\r\nHost: x\r\nContent-Length: ${1 << 30}\r\n\r\n`, 'x'.repeat(1024)), TOO_LARGE)
@@ -65,7 +68,10 @@ test('the bridge refuses to replace a file at its socket path, replaces a stale 
   assert.match(streamed, TOO_LARGE)
   // Within the limit, still served; the bridge is alive and its API answers.
   const record = JSON.stringify({ Regex: 'ok\\.test', Records: { A: '10.1.0.9' } })
-  assert.match(await rawExchange(api, `POST /api/dns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${record.length}\r\nConnection: close\r\n\r\n`, record), /^HTTP\/1\.1 200 [\s\S]*\{"State":"Announcing"\}\n$/)
+  assert.match(
+    await rawExchange(api, `POST /api/dns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${record.length}\r\nConnection: close\r\n\r\n`, record),
+    /^HTTP\/1\.1 200 [\s\S]*\{"State":"Announcing"\}\n$/,
+  )
   assert.equal(bridge.exitCode, null, out)
   assert.match(await summary(), /^HTTP\/1\.1 200 /)
   assert.doesNotMatch(out, /\n\s+at |RangeError|ERR_STRING_TOO_LONG/)

@@ -45,7 +45,13 @@ test(`${MESSAGES} mutated messages: the peer stays up, bounded, and keeps honest
   honest.ledger.add('machines', '10.9.0.1', machine)
   honest.ledger.put('honest', 'k1', 'v1')
   const expected = structuredClone(honest.ledger.currentData())
-  await waitFor(async () => { await honest.announce(); return (await peer.get('honest', 'k1')) !== null }, { timeoutMs: 20_000, what: 'the honest keys at our peer' })
+  await waitFor(
+    async () => {
+      await honest.announce()
+      return (await peer.get('honest', 'k1')) !== null
+    },
+    { timeoutMs: 20_000, what: 'the honest keys at our peer' },
+  )
 
   const hostile = await startHostilePeer({ token, t })
   await hostile.dial(peer.p2pAddr)
@@ -53,7 +59,8 @@ test(`${MESSAGES} mutated messages: the peer stays up, bounded, and keeps honest
 
   const rand = prng(Number(process.env.FUZZ_SEED ?? 20261201))
   const key = sealKey(token, new Date())
-  const forged = (owner: string) => `{"Value":${JSON.stringify(JSON.stringify({ PeerID: owner, Address: '10.9.0.1' }))},"Owner":${JSON.stringify(owner)},"Version":${Date.now()}000000,"UpdatedAt":${Math.floor(Date.now() / 1000)},"Deleted":false,"Sig":"${Buffer.alloc(64, 7).toString('base64')}"}`
+  const forged = (owner: string) =>
+    `{"Value":${JSON.stringify(JSON.stringify({ PeerID: owner, Address: '10.9.0.1' }))},"Owner":${JSON.stringify(owner)},"Version":${Date.now()}000000,"UpdatedAt":${Math.floor(Date.now() / 1000)},"Deleted":false,"Sig":"${Buffer.alloc(64, 7).toString('base64')}"}`
   // Forged entries only in owned buckets: an open bucket (like `honest` here) takes any higher version, as in EdgeVPN.
   const template = () =>
     `{"Index":${rand(1e6)},"Timestamp":"2026-12-01 00:00:00 +0000 UTC","Storage":{"h":{"a":"\\"x\\"","b":"{\\"n\\":1}"},"machines":{"10.9.0.1":${forged(hostile.id)}},"healthcheck":{"${honest.id}":${forged(honest.id)}}},"Hash":"ff","PrevHash":""}`
@@ -63,14 +70,29 @@ test(`${MESSAGES} mutated messages: the peer stays up, bounded, and keeps honest
     for (let k = 1 + rand(8); k > 0; k--) {
       const i = rand(b.length)
       switch (rand(3)) {
-        case 0: b[i] = rand(256); break
-        case 1: b[i] = '{}[]",:0-e\\'.charCodeAt(rand(11)); break
-        default: b.copyWithin(i, rand(b.length))
+        case 0:
+          b[i] = rand(256)
+          break
+        case 1:
+          b[i] = '{}[]",:0-e\\'.charCodeAt(rand(11))
+          break
+        default:
+          b.copyWithin(i, rand(b.length))
       }
     }
     return b.toString('latin1')
   }
-  const weird = ['null', '[]', '{"Storage":[]}', '{"Storage":{"b":[1]}}', '{"Index":1e400}', '{"Index":9223372036854775808}', '{"Index":-1,"Storage":{"b":{"k":{"Value":1}}}}', '{"Storage":{"b":{"k":{"Version":-1,"Sig":"!"}}}}', '"' + 'x'.repeat(10000) + '"']
+  const weird = [
+    'null',
+    '[]',
+    '{"Storage":[]}',
+    '{"Storage":{"b":[1]}}',
+    '{"Index":1e400}',
+    '{"Index":9223372036854775808}',
+    '{"Index":-1,"Storage":{"b":{"k":{"Value":1}}}}',
+    '{"Storage":{"b":{"k":{"Version":-1,"Sig":"!"}}}}',
+    '"' + 'x'.repeat(10000) + '"',
+  ]
   const bomb = await gzipBomb(512 * MiB)
 
   const before = processMemory(peer.pid!)
@@ -78,15 +100,32 @@ test(`${MESSAGES} mutated messages: the peer stays up, bounded, and keeps honest
   for (let i = 0; i < MESSAGES; i++) {
     let data: Uint8Array
     switch (i % 300 === 7 ? 8 : rand(8)) {
-      case 0: data = randomBytes(rand(2000)); break
-      case 1: data = envelope(token, randomBytes(rand(2000)), { gzip: rand(2) === 0 }); break
-      case 2: data = envelope(token, template(), { gzip: false }); break
-      case 3: data = envelope(token, mutate(template())); break
-      case 4: data = envelope(token, weird[rand(weird.length)], { key: rand(4) === 0 ? false : undefined }); break
-      case 5: data = Buffer.from(mutate(Buffer.from(envelope(token, template())).toString('latin1')), 'latin1'); break
-      case 6: data = new TextEncoder().encode(JSON.stringify({ Message: seal(key, gzipSync(template()).subarray(0, 10 + rand(40))), SenderID: 'x', Annotations: { sigs: rand(9) } })); break
-      case 7: data = envelope(token, template()); break
-      default: data = envelope(token, bomb, { gzip: false })
+      case 0:
+        data = randomBytes(rand(2000))
+        break
+      case 1:
+        data = envelope(token, randomBytes(rand(2000)), { gzip: rand(2) === 0 })
+        break
+      case 2:
+        data = envelope(token, template(), { gzip: false })
+        break
+      case 3:
+        data = envelope(token, mutate(template()))
+        break
+      case 4:
+        data = envelope(token, weird[rand(weird.length)], { key: rand(4) === 0 ? false : undefined })
+        break
+      case 5:
+        data = Buffer.from(mutate(Buffer.from(envelope(token, template())).toString('latin1')), 'latin1')
+        break
+      case 6:
+        data = new TextEncoder().encode(JSON.stringify({ Message: seal(key, gzipSync(template()).subarray(0, 10 + rand(40))), SenderID: 'x', Annotations: { sigs: rand(9) } }))
+        break
+      case 7:
+        data = envelope(token, template())
+        break
+      default:
+        data = envelope(token, bomb, { gzip: false })
     }
     sent += (await hostile.publish(data)) > 0 ? 1 : 0
     // Paced, so that most messages are opened rather than ignored for lack of room in the inflation queue.
@@ -109,7 +148,13 @@ test(`${MESSAGES} mutated messages: the peer stays up, bounded, and keeps honest
   }
   // And the two still sync both ways.
   honest.ledger.put('honest', 'after', 'fuzz')
-  await waitFor(async () => { await honest.announce(); return (await peer.get('honest', 'after')) !== null }, { timeoutMs: 20_000, what: 'a new honest key at our peer' })
+  await waitFor(
+    async () => {
+      await honest.announce()
+      return (await peer.get('honest', 'after')) !== null
+    },
+    { timeoutMs: 20_000, what: 'a new honest key at our peer' },
+  )
   await peer.put('ours', 'after', 'fuzz')
   assert.notEqual(honest.ledger.getKey('ours', 'after'), undefined)
   // The messages were examined, not just dropped at the door.

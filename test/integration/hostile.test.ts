@@ -38,7 +38,10 @@ async function probe(token: NetworkToken, hostile: HostilePeer, observer: Hostil
     async () => {
       const data = envelope(token, JSON.stringify({ Index: n, Storage: { probe: { [`k${n}`]: `"${Date.now()}"` } } }))
       await hostile.publish(data)
-      return waitFor(() => seenBy(observer, data), { timeoutMs: 1500, what: 'the probe at the observer' }).then(() => true, () => false)
+      return waitFor(() => seenBy(observer, data), { timeoutMs: 1500, what: 'the probe at the observer' }).then(
+        () => true,
+        () => false,
+      )
     },
     { timeoutMs: 30_000, intervalMs: 0, what: `probe ${n} forwarded by our peer` },
   )
@@ -76,7 +79,10 @@ test('a block of a million tiny entries is refused whole; the peer keeps serving
   await hostile.publish(block)
   await probe(token, hostile, observer, 2)
   // The big block takes longer to open than the probe: wait until it was handled either way.
-  const handled = await waitFor(async () => (peer.logs().includes('block has more than 163840 entries') ? 'refused' : (await peer.get('junk', 'k1')) !== null && 'merged'), { timeoutMs: 60_000, what: 'the big block handled' })
+  const handled = await waitFor(async () => (peer.logs().includes('block has more than 163840 entries') ? 'refused' : (await peer.get('junk', 'k1')) !== null && 'merged'), {
+    timeoutMs: 60_000,
+    what: 'the big block handled',
+  })
   assert.equal(handled, 'refused')
   const after = processMemory(peer.pid!)
   t.diagnostic(`our peer: message ${Math.round(block.length / MiB)} MiB, peak RSS ${Math.round(before.peak / MiB)} → ${Math.round(after.peak / MiB)} MiB`)

@@ -47,9 +47,20 @@ test('a ledger sealed to more than 4 MiB reaches the other peer, both ways', asy
 test('a write that would make the ledger unsendable is refused and says why', async (t) => {
   const token = generateToken({ maxMessageSize: 256 * 1024 })
   const [a, b] = await peers(t, token)
-  const access = await joinNetwork({ token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'enforce', bootstrapPeers: [a.host.getMultiaddrs()[0].toString()], timeoutMs: 20_000 })
+  const access = await joinNetwork({
+    token,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    dht: false,
+    ownership: 'enforce',
+    bootstrapPeers: [a.host.getMultiaddrs()[0].toString()],
+    timeoutMs: 20_000,
+  })
   t.after(() => access.close())
-  await assert.rejects(access.put('big', 'k', randomValue(200 * 1024), { timeoutMs: 10_000 }), /refused the write: the sealed ledger would be a \d+-byte message, over the network's max_message_size \(262144\)/)
+  await assert.rejects(
+    access.put('big', 'k', randomValue(200 * 1024), { timeoutMs: 10_000 }),
+    /refused the write: the sealed ledger would be a \d+-byte message, over the network's max_message_size \(262144\)/,
+  )
   assert.equal(access.peer.ledger.getKey('big', 'k'), undefined)
   assert.throws(() => a.ledger.put('big', 'k', randomValue(200 * 1024)), /over the network's max_message_size/)
   // Smaller writes still go through.

@@ -52,7 +52,13 @@ test('ledger get / ls / put --encode show and write Go-client values', async (t)
   // Piped: nothing is cut. --truncate cuts (as on a terminal); --raw does not decode.
   const ls = await run(['ledger', 'ls', 'kairos', ...via])
   assert.equal(ls.code, 0, ls.stderr)
-  const rows = Object.fromEntries(ls.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s{2,}/)))
+  const rows = Object.fromEntries(
+    ls.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/\s{2,}/)),
+  )
   assert.deepEqual(rows, { 'ip-master': '"10.1.0.1" (decoded)', long: LONG, 'n1-uuid': '{"Time":"2026-12-01T21:42:31.235Z"} (decoded)', plain: 'hello' })
   const cut = await run(['ledger', 'ls', 'kairos', '--truncate', ...via])
   assert.match(cut.stdout, /long +x{59}…\n/)

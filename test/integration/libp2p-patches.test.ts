@@ -100,7 +100,7 @@ test('two hosts exchange a stream and a gossip message, and every libp2p patch t
   assert.equal(conn.direction, 'outbound')
   await waitUntil(() => c.getConnections(a.peerId).length > 0, { what: 'c holding the connection from a' })
   const seenByC = c.getConnections(a.peerId)[0]
-  assert.equal(port(seenByC.remoteAddr), port(a.getMultiaddrs()[0]), 'c sees the connection come from a\'s listen port')
+  assert.equal(port(seenByC.remoteAddr), port(a.getMultiaddrs()[0]), "c sees the connection come from a's listen port")
   assert.equal(seenByC.direction, 'inbound')
 
   for (const patch of libp2pPatches) {

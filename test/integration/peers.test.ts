@@ -27,8 +27,13 @@ test('two peers sync the ledger both ways; the API serves it to --api access', a
   t.after(() => a.stop())
   a.ledger.put('greetings', 'from-a', 'hello')
   const b = await joinNetwork({
-    token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'auto',
-    bootstrapPeers: [a.host.getMultiaddrs()[0].toString()], timeoutMs: 20_000,
+    token,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    dht: false,
+    ownership: 'auto',
+    bootstrapPeers: [a.host.getMultiaddrs()[0].toString()],
+    timeoutMs: 20_000,
   })
   t.after(() => b.close())
   assert.equal(await b.get('greetings', 'from-a'), '"hello"')
@@ -54,7 +59,14 @@ test('no peers: joining fails within the timeout with a message naming what was 
   const token = generateToken()
   const started = Date.now()
   await assert.rejects(
-    joinNetwork({ token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, bootstrapPeers: ['/ip4/127.0.0.1/tcp/9/p2p/12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'], timeoutMs: 3000 }),
+    joinNetwork({
+      token,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      dht: false,
+      bootstrapPeers: ['/ip4/127.0.0.1/tcp/9/p2p/12D3KooWGSt3jzZKFkFWKF6HTGueW1LYaaFrev5iLHXYtDakuKzm'],
+      timeoutMs: 3000,
+    }),
     /no EdgeVPN peers found within 3s \(tried 1 bootstrap peer/,
   )
   assert.ok(Date.now() - started < 10_000)
@@ -75,8 +87,13 @@ async function joinNextToCraftedPeer(t: { after(fn: () => unknown): void }) {
   const token = generateToken()
   const neighbour = await startHostilePeer({ token, t })
   const joined = joinNetwork({
-    token, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ownership: 'auto',
-    bootstrapPeers: [neighbour.p2pAddr], timeoutMs: 20_000,
+    token,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    dht: false,
+    ownership: 'auto',
+    bootstrapPeers: [neighbour.p2pAddr],
+    timeoutMs: 20_000,
   })
   await neighbour.onTopic(15_000)
   const publish = (buckets: Record<string, Record<string, unknown>>, index: number) => neighbour.publishBlock(encodeBlock(forgedBlock(buckets, { index }), { legacy: true }))

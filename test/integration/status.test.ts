@@ -49,8 +49,7 @@ function freePort(): Promise<number> {
   })
 }
 
-const machine = (id: string, ip: string, host: string): string =>
-  JSON.stringify({ PeerID: id, Hostname: host, OS: 'linux', Arch: 'amd64', Address: ip, Version: 'v0.35.3' })
+const machine = (id: string, ip: string, host: string): string => JSON.stringify({ PeerID: id, Hostname: host, OS: 'linux', Arch: 'amd64', Address: ip, Version: 'v0.35.3' })
 
 /** A bridge-like node: us at 10.1.0.254, node-2 connected and live, node-3 not connected and stale. */
 function fakeBackend(): ApiBackend {
@@ -105,11 +104,14 @@ test('status --api: the table, and --json (also through EDGEVPN_API and a unix s
   assert.deepEqual(s.node, { peerId: ME, shortLived: false, vpnAddress: '10.1.0.254', hostname: 'bridge' })
   assert.deepEqual(s.ledger, { height: 42 })
   assert.deepEqual(s.peers, { onNetwork: 1, peerstore: 2, machines: 2, machinesConnected: 1, machinesLive: 1 })
-  assert.deepEqual(s.machines.map((m) => [m.address, m.self, m.connected, m.onNetwork, m.live]), [
-    ['10.1.0.2', false, true, true, true],
-    ['10.1.0.3', false, false, false, false],
-    ['10.1.0.254', true, false, false, true],
-  ])
+  assert.deepEqual(
+    s.machines.map((m) => [m.address, m.self, m.connected, m.onNetwork, m.live]),
+    [
+      ['10.1.0.2', false, true, true, true],
+      ['10.1.0.3', false, false, false, false],
+      ['10.1.0.254', true, false, false, true],
+    ],
+  )
   assert.ok(s.machines[0].healthcheckAgeSeconds! >= 4 && s.machines[0].healthcheckAgeSeconds! < 60)
   assert.equal(s.liveTtlSeconds, 480)
 
@@ -136,7 +138,10 @@ test('status: nothing answering, or a malformed --api, is one error line', async
   assertOneErrorLine(r, `no EdgeVPN API answers at http://127.0.0.1:${port}: is the node or \`kairosctl bridge\` running? Or pass --network-token to join the network directly`)
 
   assert.equal(j.code, 1)
-  assert.deepEqual(JSON.parse(j.stdout), { error: `no EdgeVPN API answers at 127.0.0.1:${port}: is the node or \`kairosctl bridge\` running? Or pass --network-token to join the network directly`, exitCode: 1 })
+  assert.deepEqual(JSON.parse(j.stdout), {
+    error: `no EdgeVPN API answers at 127.0.0.1:${port}: is the node or \`kairosctl bridge\` running? Or pass --network-token to join the network directly`,
+    exitCode: 1,
+  })
 
   assert.equal(bad.code, 2)
   assertOneErrorLine(bad, 'unsupported API address ftp://127.0.0.1:21: use http://HOST:PORT or unix:///path')
@@ -152,7 +157,11 @@ async function serve(answer: (path: string) => string): Promise<{ address: strin
   await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready))
   return {
     address: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()) }),
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections()
+        server.close(() => done())
+      }),
   }
 }
 
@@ -204,11 +213,24 @@ test('status against a real peer: through its API, and as a short-lived peer joi
   const s = JSON.parse(viaApi.stdout) as Status
   assert.deepEqual(s.node, { peerId: a.id, shortLived: false, vpnAddress: '10.1.0.7', hostname: 'node-a' })
   assert.equal(s.ledger.height, a.ledger.lastBlock().index)
-  assert.deepEqual(s.machines.map((m) => [m.peerId, m.self, m.live]), [[a.id, true, true]])
+  assert.deepEqual(
+    s.machines.map((m) => [m.peerId, m.self, m.live]),
+    [[a.id, true, true]],
+  )
 
   const joined = await run([
-    'status', '--json', '--network-token', token.base64, '--no-mdns', '--no-dht', '--timeout', '20',
-    '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap-peer', a.host.getMultiaddrs()[0].toString(),
+    'status',
+    '--json',
+    '--network-token',
+    token.base64,
+    '--no-mdns',
+    '--no-dht',
+    '--timeout',
+    '20',
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--bootstrap-peer',
+    a.host.getMultiaddrs()[0].toString(),
   ])
   assert.equal(joined.code, 0, joined.stderr)
   const n = JSON.parse(joined.stdout) as Status
@@ -218,6 +240,9 @@ test('status against a real peer: through its API, and as a short-lived peer joi
   assert.equal(n.node.vpnAddress, null)
   assert.ok(n.node.peerId && n.node.peerId !== a.id)
   assert.ok(typeof n.ledger.height === 'number' && n.ledger.height >= 1)
-  assert.deepEqual(n.machines.map((m) => [m.address, m.hostname, m.self, m.connected, m.live]), [['10.1.0.7', 'node-a', false, true, true]])
+  assert.deepEqual(
+    n.machines.map((m) => [m.address, m.hostname, m.self, m.connected, m.live]),
+    [['10.1.0.7', 'node-a', false, true, true]],
+  )
   assert.deepEqual({ ...n.peers, peerstore: undefined }, { onNetwork: 1, peerstore: undefined, machines: 1, machinesConnected: 1, machinesLive: 1 })
 })

@@ -50,7 +50,12 @@ async function relay(port: number): Promise<{ port: number; stall(): void; resum
   }
 }
 
-const tcpPort = (addr: string): number => Number(multiaddr(addr).getComponents().find((c) => c.name === 'tcp')?.value)
+const tcpPort = (addr: string): number =>
+  Number(
+    multiaddr(addr)
+      .getComponents()
+      .find((c) => c.name === 'tcp')?.value,
+  )
 const queued = (router: VpnRouter): number => [...router.queueDepths.perPeer.values()].reduce((a, b) => a + b, 0)
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
 

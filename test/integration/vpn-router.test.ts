@@ -16,7 +16,15 @@ for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
     const [a, b] = [await host(), await host()]
     t.after(() => Promise.all([a.stop(), b.stop()]))
     const [ta, tb] = [new MemoryTun(), new MemoryTun()]
-    const ra = new VpnRouter({ host: a, tun: ta as unknown as Tun, route: (ip) => (ip === '10.1.0.2' ? b.peerId.toString() : undefined), accept: () => true, sendMode: mode, queueLimit: 256, log: console.log })
+    const ra = new VpnRouter({
+      host: a,
+      tun: ta as unknown as Tun,
+      route: (ip) => (ip === '10.1.0.2' ? b.peerId.toString() : undefined),
+      accept: () => true,
+      sendMode: mode,
+      queueLimit: 256,
+      log: console.log,
+    })
     const rb = new VpnRouter({ host: b, tun: tb as unknown as Tun, route: () => undefined, accept: (id) => id === a.peerId.toString() })
     await ra.start()
     await rb.start()
@@ -35,13 +43,24 @@ for (const mode of ['reuse', 'per-packet'] as SendMode[]) {
       await until(() => tb.written.length >= i + 100 || ra.stats.droppedSendError + ra.stats.droppedQueueFull > 0, `burst ${i / 100 + 1}`)
     }
     await until(() => tb.written.length === n, `${n} packets (got ${tb.written.length}; sender ${JSON.stringify(ra.stats)}, receiver ${JSON.stringify(rb.stats)})`)
-    assert.ok(tb.written.every((p) => p.length === 1200), 'every packet whole')
+    assert.ok(
+      tb.written.every((p) => p.length === 1200),
+      'every packet whole',
+    )
     const seqs = tb.written.map(seqOf)
     if (mode === 'reuse') {
-      assert.deepEqual(seqs, Array.from({ length: n }, (_, i) => i), 'in order')
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: n }, (_, i) => i),
+        'in order',
+      )
       assert.equal(ra.stats.streamsOpened, 1)
     } else {
-      assert.deepEqual([...seqs].sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i), 'each exactly once')
+      assert.deepEqual(
+        [...seqs].sort((x, y) => x - y),
+        Array.from({ length: n }, (_, i) => i),
+        'each exactly once',
+      )
       assert.equal(ra.stats.streamsOpened, n)
     }
     assert.equal(ra.stats.sent, n)

@@ -24,7 +24,8 @@ function fakeBackend(data: LedgerData) {
   const backend: ApiBackend = {
     nodeId: () => ME,
     data: () => data,
-    lastBlockJson: () => '{"Index":3,"Timestamp":"t","Storage":{"b":{"k":{"Value":"\\"v\\"","Owner":"x","Version":1786000000123456789,"UpdatedAt":1,"Deleted":false,"Sig":null}}},"Hash":"h","PrevHash":"p"}',
+    lastBlockJson: () =>
+      '{"Index":3,"Timestamp":"t","Storage":{"b":{"k":{"Value":"\\"v\\"","Owner":"x","Version":1786000000123456789,"UpdatedAt":1,"Deleted":false,"Sig":null}}},"Hash":"h","PrevHash":"p"}',
     index: () => 3,
     topicPeers: () => [OTHER],
     knownPeers: () => [OTHER, ME],
@@ -71,7 +72,14 @@ test('machines, nodes, summary and dns views', () => {
   ])
   assert.deepEqual(route(backend, 'GET', '/api/nodes', '')?.[1], [{ ID: OTHER, Online: true }])
   assert.deepEqual(route(backend, 'GET', '/api/summary', '')?.[1], {
-    Files: 0, Machines: 1, Users: 0, Services: 0, BlockChain: 3, OnChainNodes: 1, Peers: 2, NodeID: ME,
+    Files: 0,
+    Machines: 1,
+    Users: 0,
+    Services: 0,
+    BlockChain: 3,
+    OnChainNodes: 1,
+    Peers: 2,
+    NodeID: ME,
   })
   assert.deepEqual(route(backend, 'GET', '/api/dns', '')?.[1], [{ Regex: 'foo\\.bar', Records: { A: '10.1.0.9' } }])
   assert.equal(route(backend, 'GET', '/api/nope', ''), undefined)
@@ -123,7 +131,7 @@ test('listen addresses parse or fail clearly', () => {
   assert.throws(() => new ApiClient('ftp://x'), UserError)
 })
 
-test('answers are what EdgeVPN\'s server sends: Go JSON, sorted map keys, a newline, application/json', () => {
+test("answers are what EdgeVPN's server sends: Go JSON, sorted map keys, a newline, application/json", () => {
   const { backend } = fakeBackend({
     b: { z: '"1"', a: '"<&>"', '10': '"x"', '9': '"y"' },
     a: { k: '"v"' },
@@ -150,7 +158,17 @@ test('requests no route takes: 404 text for GET, 405 otherwise, 204 for OPTIONS,
   for (const path of ['/api/nope', '/', '/api/ledger/', '/api/summary/', '/api/ledger/kairos/', '/api/ledger/a/b/c', '/api/summary/x', '/api/../api/summary']) {
     assert.deepEqual(respond(backend, 'GET', path, ''), notFound, `GET ${path}`)
   }
-  for (const [method, path] of [['PUT', '/api/nope'], ['POST', '/api/ledger'], ['DELETE', '/api/ledger'], ['DELETE', '/api/ledger/b/'], ['PUT', '/api/ledger/a/b'], ['PUT', '/api/ledger/b/k/'], ['DELETE', '/api/ledger/b/k/x'], ['HEAD', '/api/summary'], ['POST', '/api/summary']]) {
+  for (const [method, path] of [
+    ['PUT', '/api/nope'],
+    ['POST', '/api/ledger'],
+    ['DELETE', '/api/ledger'],
+    ['DELETE', '/api/ledger/b/'],
+    ['PUT', '/api/ledger/a/b'],
+    ['PUT', '/api/ledger/b/k/'],
+    ['DELETE', '/api/ledger/b/k/x'],
+    ['HEAD', '/api/summary'],
+    ['POST', '/api/summary'],
+  ]) {
     assert.deepEqual(respond(backend, method, path, ''), notAllowed, `${method} ${path}`)
   }
   assert.equal(respond(backend, 'OPTIONS', '/api/summary', '').status, 204)
@@ -162,7 +180,7 @@ test('requests no route takes: 404 text for GET, 405 otherwise, 204 for OPTIONS,
   assert.deepEqual(calls, ['persist b  v'])
 })
 
-test('paths are decoded as Go decodes them for EdgeVPN\'s router', () => {
+test("paths are decoded as Go decodes them for EdgeVPN's router", () => {
   assert.equal(routedPath('/api/ledger/b/k/a%20b'), '/api/ledger/b/k/a b')
   assert.equal(routedPath('/api/ledger/b/k/caf%C3%A9'), '/api/ledger/b/k/café')
   // Escapes Go would not have written keep the whole path raw.
@@ -181,7 +199,7 @@ test('paths are decoded as Go decodes them for EdgeVPN\'s router', () => {
   assert.deepEqual(calls, ['persist b k a b', 'persist b k a%3Db'])
 })
 
-test('goStruct decodes like Go\'s json.Unmarshal into a struct of strings', () => {
+test("goStruct decodes like Go's json.Unmarshal into a struct of strings", () => {
   const f = ['PeerID', 'Name'] as const
   assert.deepEqual(goStruct('{"PeerID":"p","Name":"n","Extra":1}', f), { PeerID: 'p', Name: 'n' })
   assert.deepEqual(goStruct('{"peerid":"p","NAME":"n"}', f), { PeerID: 'p', Name: 'n' })
@@ -200,25 +218,32 @@ test('users, services, files and machines come back as Go structs, whatever the 
     files: { f: 'null' },
     machines: { '10.1.0.9': JSON.stringify({ peerid: OTHER, hostname: 'h', Address: 5 }) },
   })
-  assert.deepEqual(route(backend, 'GET', '/api/services', '')?.[1], [{ PeerID: '', Name: '' }, { PeerID: OTHER, Name: 'web' }])
+  assert.deepEqual(route(backend, 'GET', '/api/services', '')?.[1], [
+    { PeerID: '', Name: '' },
+    { PeerID: OTHER, Name: 'web' },
+  ])
   assert.deepEqual(route(backend, 'GET', '/api/users', '')?.[1], [{ PeerID: OTHER, Timestamp: 't' }])
   assert.deepEqual(route(backend, 'GET', '/api/files', '')?.[1], [{ PeerID: '', Name: '' }])
-  assert.deepEqual(route(backend, 'GET', '/api/machines', '')?.[1], [
-    { PeerID: OTHER, Hostname: 'h', OS: '', Arch: '', Address: '', Version: '', Connected: true, OnChain: true, Online: false },
-  ])
+  assert.deepEqual(route(backend, 'GET', '/api/machines', '')?.[1], [{ PeerID: OTHER, Hostname: 'h', OS: '', Arch: '', Address: '', Version: '', Connected: true, OnChain: true, Online: false }])
   // Empty buckets are empty lists, never null.
   const empty = fakeBackend({}).backend
   for (const what of ['users', 'services', 'files', 'machines', 'dns']) assert.equal(respond(empty, 'GET', `/api/${what}`, '').text, '[]\n', what)
 })
 
-test('the peer store lists every known peer, never Online, like Go\'s', () => {
+test("the peer store lists every known peer, never Online, like Go's", () => {
   const { backend } = fakeBackend(data)
-  assert.deepEqual(route(backend, 'GET', '/api/peerstore', '')?.[1], [{ ID: OTHER, Online: false }, { ID: ME, Online: false }])
+  assert.deepEqual(route(backend, 'GET', '/api/peerstore', '')?.[1], [
+    { ID: OTHER, Online: false },
+    { ID: ME, Online: false },
+  ])
 })
 
 test('DNS records: Go\'s type names both ways, an unknown name is type 0 ("None")', () => {
   const { backend, calls } = fakeBackend({ dns: { r1: '{"99":"v=spf1","1":"10.1.0.1","7777":"x"}', r2: '"junk"' } })
-  assert.deepEqual(route(backend, 'GET', '/api/dns', '')?.[1], [{ Regex: 'r1', Records: { SPF: 'v=spf1', A: '10.1.0.1', '': 'x' } }, { Regex: 'r2', Records: {} }])
+  assert.deepEqual(route(backend, 'GET', '/api/dns', '')?.[1], [
+    { Regex: 'r1', Records: { SPF: 'v=spf1', A: '10.1.0.1', '': 'x' } },
+    { Regex: 'r2', Records: {} },
+  ])
   assert.match(respond(backend, 'GET', '/api/dns', '').text, /^\[\{"Regex":"r1","Records":\{"":"x","A":"10\.1\.0\.1","SPF":"v=spf1"\}\}/)
   assert.deepEqual(route(backend, 'POST', '/api/dns', JSON.stringify({ regex: 'x', Records: { AAAA: '::1', a: '1.2.3.4', TXT: 't' } })), [200, { State: 'Announcing' }])
   assert.deepEqual(calls, ['persistJson dns x {"0":"1.2.3.4","16":"t","28":"::1"}'])
@@ -227,7 +252,7 @@ test('DNS records: Go\'s type names both ways, an unknown name is type 0 ("None"
   assert.equal(route(backend, 'POST', '/api/dns', '{"Regex":"x","Records":{"A":1}}')?.[0], 400)
 })
 
-test('the server sends EdgeVPN\'s statuses and content types over the wire', async () => {
+test("the server sends EdgeVPN's statuses and content types over the wire", async () => {
   const { backend } = fakeBackend(data)
   const tcp = await startApiServer(backend, '127.0.0.1:0')
   try {
@@ -250,7 +275,11 @@ test('a body over the limit is refused with 413 before it is read, on every path
   const api = await startApiServer(backend, '127.0.0.1:0', { maxBodyBytes: 1000 })
   t.after(() => api.close())
   // Announced larger than the limit: answered at once, though the body never comes.
-  for (const [method, path] of [['POST', '/api/dns'], ['PUT', '/api/ledger/b/k/v'], ['GET', '/api/summary']]) {
+  for (const [method, path] of [
+    ['POST', '/api/dns'],
+    ['PUT', '/api/ledger/b/k/v'],
+    ['GET', '/api/summary'],
+  ]) {
     const answer = await rawExchange(api.address, `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${600 << 20}\r\n\r\n`, '{"Regex":"')
     assert.match(answer, TOO_LARGE, `${method} ${path}`)
     assert.match(answer, /\r\nconnection: close\r\n/i)
@@ -274,7 +303,7 @@ test('a body over the limit is refused with 413 before it is read, on every path
   assert.equal(calls.length, 1)
 })
 
-test('the body limit defaults to the network\'s max_message_size (20 MiB)', async (t) => {
+test("the body limit defaults to the network's max_message_size (20 MiB)", async (t) => {
   const api = await startApiServer(fakeBackend(data).backend, '127.0.0.1:0')
   t.after(() => api.close())
   const head = (n: number) => `POST /api/dns HTTP/1.1\r\nHost: x\r\nContent-Length: ${n}\r\nConnection: close\r\n\r\n`
@@ -300,7 +329,7 @@ test('no request can crash the server: a failure is a 500 and one log line', asy
   assert.equal((await fetch(`${api.address}/api/summary`, { signal: AbortSignal.timeout(5000) })).status, 200)
 })
 
-test('URLs up to 1 MiB are served (Go accepts 1 MiB + 4 KiB of request line and headers); longer ones get Go\'s 431', async (t) => {
+test("URLs up to 1 MiB are served (Go accepts 1 MiB + 4 KiB of request line and headers); longer ones get Go's 431", async (t) => {
   const { backend, calls } = fakeBackend(data)
   const api = await startApiServer(backend, '127.0.0.1:0')
   t.after(() => api.close())
@@ -314,7 +343,7 @@ test('URLs up to 1 MiB are served (Go accepts 1 MiB + 4 KiB of request line and 
   assert.match(tooLong, /\r\n\r\n431 Request Header Fields Too Large$/)
 })
 
-test('a malformed request gets Go\'s plain 400', async (t) => {
+test("a malformed request gets Go's plain 400", async (t) => {
   const api = await startApiServer(fakeBackend(data).backend, '127.0.0.1:0')
   t.after(() => api.close())
   assert.match(await rawExchange(api.address, 'GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n400 Bad Request$/)

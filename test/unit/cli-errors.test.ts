@@ -21,7 +21,10 @@ describe('--json errors are JSON for every command, also when the flags do not p
   const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> }
   const commands = Object.keys(manifest.commands).map((id) => id.split(':'))
   it(`${commands.length} commands × an unknown flag, a bad --timeout`, async () => {
-    const all = commands.flatMap((cmd) => [[...cmd, '--json', '--no-such-flag'], [...cmd, '--timeout', 'abc', '--json']])
+    const all = commands.flatMap((cmd) => [
+      [...cmd, '--json', '--no-such-flag'],
+      [...cmd, '--timeout', 'abc', '--json'],
+    ])
     const results = await runAll(all.map((args) => () => run(args)))
     results.forEach((r, i) => {
       assertError(r, true, all[i].join(' '))
@@ -55,7 +58,11 @@ describe('bad addresses, paths and environment values: one line', () => {
       [['--bootstrap-peer', '/ip4/127.0.0.1/tcp/1'], {}, 'invalid bootstrap peer "/ip4/127.0.0.1/tcp/1": it does not end in /p2p/<peer id>'],
       [['--bootstrap-peer', '/ip4/127.0.0.1/tcp/1/p2p/nope'], {}, 'invalid bootstrap peer "/ip4/127.0.0.1/tcp/1/p2p/nope": nope is not a peer id'],
       [[], { EDGEVPNBOOTSTRAPPEERS: `/ip4/127.0.0.1/tcp/1/p2p/${id},garbage` }, 'invalid bootstrap peer "garbage"'],
-      [[], { EDGEVPNBOOTSTRAPPEERS: `/ip4/127.0.0.1/tcp/1/p2p/${id} /ip4/127.0.0.1/tcp/2/p2p/${id}` }, 'invalid bootstrap peer "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLjKYYxGqNFQeH1mwsWJ9k6r7SHgPAyR4ce6CkS7cYnT6 /ip4/127.0.0.1/tcp/2/p2p/12D3KooWLjKYYxGqNFQeH1mwsWJ9k6r7SHgPAyR4ce6CkS7cYnT6": it contains white space: separate several addresses with commas'],
+      [
+        [],
+        { EDGEVPNBOOTSTRAPPEERS: `/ip4/127.0.0.1/tcp/1/p2p/${id} /ip4/127.0.0.1/tcp/2/p2p/${id}` },
+        'invalid bootstrap peer "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLjKYYxGqNFQeH1mwsWJ9k6r7SHgPAyR4ce6CkS7cYnT6 /ip4/127.0.0.1/tcp/2/p2p/12D3KooWLjKYYxGqNFQeH1mwsWJ9k6r7SHgPAyR4ce6CkS7cYnT6": it contains white space: separate several addresses with commas',
+      ],
     ]
     const jobs = cases.flatMap(([args, env]) => [
       () => run(['ledger', 'ls', '--network-token', T, ...quiet, ...args], env),
@@ -94,7 +101,10 @@ describe('bad addresses, paths and environment values: one line', () => {
       () => run(['bridge', '--network-token', T, '--no-tun', '--api', '', '--no-dht', '--no-mdns', '--identity', fifo]),
       () => run(['ledger', 'ls', '--network-token', T, ...quiet, '--identity', dir]),
     ])
-    for (const [r, label] of [[ls, 'ledger ls'], [bridge, 'bridge']] as const) {
+    for (const [r, label] of [
+      [ls, 'ledger ls'],
+      [bridge, 'bridge'],
+    ] as const) {
       assert.equal(r.code, 2, `${label}: ${r.stderr}`)
       assertOneErrorLine(r, `identity file ${fifo} is a named pipe: pass the path of a regular file`, label)
     }

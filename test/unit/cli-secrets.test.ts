@@ -24,8 +24,14 @@ function assertNoSecret(r: Run, label: string): void {
 
 describe('the network token never appears in an error', () => {
   const JOINING = [
-    ['ledger', 'ls'], ['ledger', 'get', 'b', 'k'], ['ledger', 'put', 'b', 'k', 'v'], ['ledger', 'delete', 'b', 'k'],
-    ['get-kubeconfig'], ['role', 'list'], ['role', 'set', '0b2f6c1d9e', 'worker'], ['status'],
+    ['ledger', 'ls'],
+    ['ledger', 'get', 'b', 'k'],
+    ['ledger', 'put', 'b', 'k', 'v'],
+    ['ledger', 'delete', 'b', 'k'],
+    ['get-kubeconfig'],
+    ['role', 'list'],
+    ['role', 'set', '0b2f6c1d9e', 'worker'],
+    ['status'],
   ]
   let dead: string
   before(async () => {
@@ -49,10 +55,14 @@ describe('the network token never appears in an error', () => {
     // Every command gets the conflicts (its own init); the bad values take the same path in
     // every command and run for three of them. --json alternates, so each case and command sees both.
     const FULL = ['ledger ls', 'get-kubeconfig', 'status']
-    const all = JOINING.flatMap((cmd, i) => cases(cmd).slice(0, FULL.includes(cmd.join(' ')) ? undefined : 4).map((c, j) => {
-      const json = (i + j) % 2 === 1
-      return { ...c, json, args: json ? [...c.args, '--json'] : c.args, label: `${cmd.join(' ')}: ${c.label}${json ? ' --json' : ''}` }
-    }))
+    const all = JOINING.flatMap((cmd, i) =>
+      cases(cmd)
+        .slice(0, FULL.includes(cmd.join(' ')) ? undefined : 4)
+        .map((c, j) => {
+          const json = (i + j) % 2 === 1
+          return { ...c, json, args: json ? [...c.args, '--json'] : c.args, label: `${cmd.join(' ')}: ${c.label}${json ? ' --json' : ''}` }
+        }),
+    )
     const results = await runAll(all.map((c) => () => run(c.args, c.env)))
     all.forEach((c, i) => {
       const r = results[i]

@@ -35,7 +35,14 @@ const BAD_TOKENS: [string, string][] = [
   ['room missing', edit(/^room: .*\n/m, '')],
   ['mdns empty', edit(/^mdns: .*$/m, 'mdns: ""')],
   ['otp.crypto.key empty', b64(goodYaml().replace(/(  crypto:\n    interval: \d+\n    key: ).*/, '$1""'))],
-  ['no DHT key and no rendezvous', b64(goodYaml().replace(/(  dht:\n    interval: \d+\n    key: ).*/, '$1""').replace(/^rendezvous: .*$/m, 'rendezvous: ""'))],
+  [
+    'no DHT key and no rendezvous',
+    b64(
+      goodYaml()
+        .replace(/(  dht:\n    interval: \d+\n    key: ).*/, '$1""')
+        .replace(/^rendezvous: .*$/m, 'rendezvous: ""'),
+    ),
+  ],
   ['interval 0', edit(/interval: \d+/g, 'interval: 0')],
   ['negative interval', edit(/interval: \d+/g, 'interval: -9000')],
   ['interval above MaxInt64', edit(/interval: \d+/g, `interval: ${MAX_INT64 + 1n}`)],

@@ -36,7 +36,9 @@ describe('bash', () => {
     const program = `source ${JSON.stringify(file)}
 COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 ))
 _kairosctl; printf '%s\\n' "\${COMPREPLY[@]}"`
-    return execFileSync('bash', ['-c', program], { encoding: 'utf8' }).split('\n').filter((l) => l !== '')
+    return execFileSync('bash', ['-c', program], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l !== '')
   }
 
   test('the script parses and registers the completion', () => {
@@ -81,7 +83,13 @@ c kairosctl ledger get --ownership ''
 c kairosctl ledger get --identity ''`
     const out = execFileSync('zsh', ['-c', program], { encoding: 'utf8' })
     const [, ledger, get, ownership, identity] = out.split(/^== .*\n/m)
-    assert.deepEqual(ledger.trim().split('\n').map((l) => l.split(':')[0]), ['delete', 'get', 'ls', 'put'])
+    assert.deepEqual(
+      ledger
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[0]),
+      ['delete', 'get', 'ls', 'put'],
+    )
     assert.ok(get.includes('--raw:Print the stored JSON text exactly'), get)
     assert.ok(get.includes('--no-dht:'), get)
     assert.equal(ownership.trim(), 'auto\noff\nobserve\nenforce')

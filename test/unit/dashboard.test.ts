@@ -70,7 +70,14 @@ test('overview: this node, machines with healthcheck ages and the 480 s liveness
   assert.equal(o.time, '2026-03-01T12:00:00Z')
   assert.equal(o.liveTtlSeconds, 480)
   assert.equal(o.writes, false)
-  assert.deepEqual(o.ledger, { height: 7, buckets: [{ name: 'healthcheck', keys: 3 }, { name: 'kairos', keys: 3 }, { name: 'machines', keys: 3 }] })
+  assert.deepEqual(o.ledger, {
+    height: 7,
+    buckets: [
+      { name: 'healthcheck', keys: 3 },
+      { name: 'kairos', keys: 3 },
+      { name: 'machines', keys: 3 },
+    ],
+  })
   assert.deepEqual(
     o.machines.map((m) => [m.address, m.hostname, m.self, m.connected, m.healthcheckAgeSeconds, m.live]),
     [
@@ -82,14 +89,22 @@ test('overview: this node, machines with healthcheck ages and the 480 s liveness
   // Connected and gossip peers, not this node; machines first.
   assert.deepEqual(o.peers, [
     {
-      peerId: GO, address: '10.1.0.1', hostname: 'n1', onNetwork: true,
+      peerId: GO,
+      address: '10.1.0.1',
+      hostname: 'n1',
+      onNetwork: true,
       connections: [{ direction: 'outbound', remoteAddr: '/ip4/192.168.1.10/tcp/4001', relayed: false }],
-      traffic: { packetsOut: 5, bytesOut: 420, packetsIn: 3, bytesIn: 252 }, queued: 2,
+      traffic: { packetsOut: 5, bytesOut: 420, packetsIn: 3, bytesIn: 252 },
+      queued: 2,
     },
     {
-      peerId: RELAY, address: null, hostname: null, onNetwork: false,
+      peerId: RELAY,
+      address: null,
+      hostname: null,
+      onNetwork: false,
       connections: [{ direction: 'inbound', remoteAddr: '/ip4/192.168.1.11/tcp/4001/p2p/X/p2p-circuit', relayed: true }],
-      traffic: { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 }, queued: 0,
+      traffic: { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 },
+      queued: 0,
     },
   ])
   assert.equal(o.vpn?.sent, 5)
@@ -112,7 +127,7 @@ test('GET /api/kairosctl/overview is JSON, not cached; EdgeVPN routes answer as 
   assert.equal(respond(backend, 'POST', '/api/kairosctl/overview', '').status, 405)
 })
 
-test('buckets: values EdgeVPN\'s Go client wrote are decoded and marked, others shown as stored', () => {
+test("buckets: values EdgeVPN's Go client wrote are decoded and marked, others shown as stored", () => {
   const { backend } = source()
   const r = get(backend, '/api/kairosctl/ledger?bucket=kairos')
   assert.equal(r.status, 200)
@@ -168,7 +183,10 @@ test('the page: served at the root with a strict policy, and loads nothing from 
   assert.match(page.body, /<title>kairosctl bridge<\/title>/)
   const refs = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])
   assert.deepEqual(refs.sort(), ['kairosctl/dashboard.css', 'kairosctl/dashboard.js'])
-  for (const [path, type] of [['/kairosctl/dashboard.js', /^text\/javascript/], ['/kairosctl/dashboard.css', /^text\/css/]] as const) {
+  for (const [path, type] of [
+    ['/kairosctl/dashboard.js', /^text\/javascript/],
+    ['/kairosctl/dashboard.css', /^text\/css/],
+  ] as const) {
     const r = get(backend, path)
     assert.equal(r.status, 200, path)
     assert.match(r.headers['content-type'], type)

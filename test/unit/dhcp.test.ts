@@ -13,20 +13,7 @@ import { describe, test } from 'node:test'
 import { ExitCode, UserError } from '../../src/errors.js'
 import { healthcheckTime } from '../../src/ledger/go-time.js'
 import { generateToken, parseToken, tokenYaml } from '../../src/token/token.js'
-import {
-  DhcpAborted,
-  dhcpLeader,
-  dhcpStep,
-  fnv1a32,
-  formatIp,
-  leaseFileName,
-  negotiate,
-  nextIp,
-  parseIp,
-  readLease,
-  writeLease,
-  type DhcpPeer,
-} from '../../src/vpn/dhcp.js'
+import { DhcpAborted, dhcpLeader, dhcpStep, fnv1a32, formatIp, leaseFileName, negotiate, nextIp, parseIp, readLease, writeLease, type DhcpPeer } from '../../src/vpn/dhcp.js'
 
 const ID_A = '12D3KooWJrhDAK3HpmyMYDgnUV2yrWDmvXWw4Sf7K6ZyEwd1omTX' // fnv 1169895678
 const ID_B = '12D3KooWHdFr2pk4iy7FU4n5gsmnFuHsbkQnQgXFVK9bEJZPb4Bq' // fnv 2220493448
@@ -156,7 +143,10 @@ describe('lease file', () => {
     )
     rmSync(path)
     mkdirSync(path)
-    assert.throws(() => readLease(dir, token), (err: unknown) => err instanceof UserError && /cannot read the DHCP lease .*EISDIR/.test(err.line()))
+    assert.throws(
+      () => readLease(dir, token),
+      (err: unknown) => err instanceof UserError && /cannot read the DHCP lease .*EISDIR/.test(err.line()),
+    )
   })
 })
 

@@ -19,15 +19,25 @@ class FakePubSub implements PubSubLike {
   subscribed = new Set<string>()
   published: { topic: string; data: Uint8Array }[] = []
   private listeners: ((evt: CustomEvent<GossipMessage>) => void)[] = []
-  subscribe(topic: string) { this.subscribed.add(topic) }
-  unsubscribe(topic: string) { this.subscribed.delete(topic) }
+  subscribe(topic: string) {
+    this.subscribed.add(topic)
+  }
+  unsubscribe(topic: string) {
+    this.subscribed.delete(topic)
+  }
   async publish(topic: string, data: Uint8Array) {
     this.published.push({ topic, data })
     return { recipients: [] as PeerId[] }
   }
-  getSubscribers() { return [] }
-  addEventListener(_t: 'message', l: (evt: CustomEvent<GossipMessage>) => void) { this.listeners.push(l) }
-  removeEventListener(_t: 'message', l: (evt: CustomEvent<GossipMessage>) => void) { this.listeners = this.listeners.filter((x) => x !== l) }
+  getSubscribers() {
+    return []
+  }
+  addEventListener(_t: 'message', l: (evt: CustomEvent<GossipMessage>) => void) {
+    this.listeners.push(l)
+  }
+  removeEventListener(_t: 'message', l: (evt: CustomEvent<GossipMessage>) => void) {
+    this.listeners = this.listeners.filter((x) => x !== l)
+  }
   async deliver(msg: GossipMessage) {
     const validator = this.topicValidators.get(msg.topic)
     const result = validator ? await validator(msg.from!, msg) : 'accept'
@@ -70,8 +80,7 @@ test('received payloads are opened with the current or the previous key; others 
   hub.start()
   try {
     const before = sealKey(token, now)
-    const envelope = (key: string, text: string) =>
-      new TextEncoder().encode(JSON.stringify({ Message: seal(key, gzip(text)), SenderID: '', Annotations: null }))
+    const envelope = (key: string, text: string) => new TextEncoder().encode(JSON.stringify({ Message: seal(key, gzip(text)), SenderID: '', Annotations: null }))
     // A message sealed just before the boundary arrives after it.
     now = new Date(9000_000)
     hub['rotate']()
@@ -108,7 +117,6 @@ test('publishing more than max_message_size fails loudly', async () => {
     hub.stop()
   }
 })
-
 
 test('the send limit leaves room for the RPC around the envelope', async () => {
   const token = generateToken({ interval: 9000n, maxMessageSize: 64 * 1024 })

@@ -5,12 +5,24 @@ import type { DiscoveryReport } from '../../src/peer/peer.js'
 
 const base: DiscoveryReport = { modes: ['DHT rendezvous (public Amino DHT)'], connectedPeers: 0, topicPeers: 0, blocksReceived: 0, blockSenders: 0 }
 const dht = (d: Partial<NonNullable<DiscoveryReport['dht']>>): DiscoveryReport['dht'] => ({
-  bootstrapPeers: 5, bootstrapReached: 5, rounds: 3, lookups: 3, providersFound: 0, providersConnected: 0, providersDirect: 0, redialling: 0, source: 'public', ...d,
+  bootstrapPeers: 5,
+  bootstrapReached: 5,
+  rounds: 3,
+  lookups: 3,
+  providersFound: 0,
+  providersConnected: 0,
+  providersDirect: 0,
+  redialling: 0,
+  source: 'public',
+  ...d,
 })
 
 test('join timeout: nodes announced on the DHT but none reachable names NAT and what to do', () => {
   const e = syncTimeoutError({ ...base, connectedPeers: 5, dht: dht({ providersFound: 2 }) }, 30_000)
-  assert.equal(e.message, 'found 2 node(s) of this network through the DHT rendezvous but could not connect to any within 30s, neither directly nor through a relay (they are behind NAT and announce no relay address yet)')
+  assert.equal(
+    e.message,
+    'found 2 node(s) of this network through the DHT rendezvous but could not connect to any within 30s, neither directly nor through a relay (they are behind NAT and announce no relay address yet)',
+  )
   assert.match(e.hint ?? '', /make one node reachable .* or pass --bootstrap-peer/)
 })
 

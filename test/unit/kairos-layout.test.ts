@@ -34,7 +34,7 @@ interface KairosVectors {
 }
 
 describe('kairos vectors', { skip: noVectors }, () => {
-  const v = (vectors?.kairos) as KairosVectors
+  const v = vectors?.kairos as KairosVectors
   const byKey = (k: string): KairosVectorEntry => v.entries.find((e) => e.key === k)!
 
   test('the bucket is the default network id', () => {
@@ -99,12 +99,15 @@ describe('kairos vectors', { skip: noVectors }, () => {
 
   test('extractKubeconfig refuses the vector document: it is a fragment, not a usable kubeconfig', () => {
     const data: LedgerData = { [v.bucket]: Object.fromEntries(v.entries.map((e) => [e.key, e.ledger_data_text])) }
-    assert.throws(() => extractKubeconfig(data, v.bucket), (err: unknown) => {
-      assert.ok(err instanceof KubeconfigError)
-      assert.equal(err.problem, 'invalid')
-      assert.equal(err.message, 'the published kubeconfig is not a valid kubeconfig: it has no contexts, no users')
-      return true
-    })
+    assert.throws(
+      () => extractKubeconfig(data, v.bucket),
+      (err: unknown) => {
+        assert.ok(err instanceof KubeconfigError)
+        assert.equal(err.problem, 'invalid')
+        assert.equal(err.message, 'the published kubeconfig is not a valid kubeconfig: it has no contexts, no users')
+        return true
+      },
+    )
   })
 })
 
@@ -147,12 +150,15 @@ describe('encodeValue', () => {
 
 describe('decodeValue failures name the layer', () => {
   const layer = (text: string, expected: LayoutError['layer'], message: RegExp) =>
-    assert.throws(() => decodeValue(text), (err: unknown) => {
-      assert.ok(err instanceof LayoutError, String(err))
-      assert.equal(err.layer, expected)
-      assert.match(err.message, message)
-      return true
-    })
+    assert.throws(
+      () => decodeValue(text),
+      (err: unknown) => {
+        assert.ok(err instanceof LayoutError, String(err))
+        assert.equal(err.layer, expected)
+        assert.match(err.message, message)
+        return true
+      },
+    )
 
   test('ledger text: not JSON, or not a string', () => {
     layer('Im1hc3RlciI=', 'ledger text', /^the stored text is not JSON/)
@@ -178,7 +184,10 @@ describe('decodeValue failures name the layer', () => {
 
   test('decodeString wants a string value', () => {
     assert.equal(decodeString('"Im1hc3RlciI="'), 'master')
-    assert.throws(() => decodeString(encodeDataText({ Time: 'x' })), (err: unknown) => err instanceof LayoutError && err.layer === 'value JSON' && /an object, not a string/.test(err.message))
+    assert.throws(
+      () => decodeString(encodeDataText({ Time: 'x' })),
+      (err: unknown) => err instanceof LayoutError && err.layer === 'value JSON' && /an object, not a string/.test(err.message),
+    )
   })
 
   test('empty string value decodes (an explicitly empty role)', () => {
@@ -197,7 +206,17 @@ describe('parseGoTime', () => {
   })
 
   test('what Go rejects', () => {
-    for (const bad of ['', 'now', '2026-02-30T00:00:00Z', '2026-13-01T00:00:00Z', '2026-08-06T24:00:00Z', '2026-08-06 07:06:40Z', '2026-08-06t07:06:40z', '2026-08-06T07:06:40', '2026-08-06T07:06:60Z']) {
+    for (const bad of [
+      '',
+      'now',
+      '2026-02-30T00:00:00Z',
+      '2026-13-01T00:00:00Z',
+      '2026-08-06T24:00:00Z',
+      '2026-08-06 07:06:40Z',
+      '2026-08-06t07:06:40z',
+      '2026-08-06T07:06:40',
+      '2026-08-06T07:06:60Z',
+    ]) {
       assert.equal(parseGoTime(bad), undefined, bad)
     }
   })

@@ -8,16 +8,7 @@ import { describe, test } from 'node:test'
 import { parse as parseYaml } from 'yaml'
 import type { LedgerAccess, LedgerData, WriteOptions } from '../../src/ledger-access/types.js'
 import { ExitCode, UsageError, UserError } from '../../src/errors.js'
-import {
-  encodeKubeconfig,
-  extractKubeconfig,
-  getKubeconfigOutput,
-  KubeconfigError,
-  renameContext,
-  rewriteKubeconfig,
-  waitForKubeconfig,
-  type KubeconfigProblem,
-} from '../../src/kairos/kubeconfig.js'
+import { encodeKubeconfig, extractKubeconfig, getKubeconfigOutput, KubeconfigError, renameContext, rewriteKubeconfig, waitForKubeconfig, type KubeconfigProblem } from '../../src/kairos/kubeconfig.js'
 import { advertisementValue, decodeString, decodeValue, encodeDataText, encodePaddedUrlBase64, encodeValue, goTimeText, keys } from '../../src/kairos/layout.js'
 import { ADVERTISE_FRESHNESS_MS, KNOWN_ROLES, listRoles, setRole, validateRole } from '../../src/kairos/roles.js'
 import { noVectors, vectors } from '../helpers/vectors.js'
@@ -66,12 +57,7 @@ function clusterData(opts: { ip?: string | null; kubeconfig?: string | null; ext
 }
 
 /** Asserts extractKubeconfig fails with this problem, message (exact string or pattern), and optional key/layer. */
-function expectProblem(
-  data: LedgerData,
-  problem: KubeconfigProblem,
-  message: string | RegExp,
-  extra: { key?: string; layer?: string; hint?: string | RegExp } = {},
-): KubeconfigError {
+function expectProblem(data: LedgerData, problem: KubeconfigProblem, message: string | RegExp, extra: { key?: string; layer?: string; hint?: string | RegExp } = {}): KubeconfigError {
   let caught: KubeconfigError | undefined
   assert.throws(
     () => extractKubeconfig(data, NET),
@@ -98,7 +84,7 @@ function expectProblem(
 // ---------------------------------------------------------------------------
 
 describe('kairos vectors', { skip: noVectors }, () => {
-  const v = (vectors?.kairos) as KairosVectors
+  const v = vectors?.kairos as KairosVectors
   const entry = (k: string) => v.entries.find((e) => e.key === k)!
 
   test('encodeValue stored as a JSON string is the ledger Data text of every vector entry', () => {
@@ -134,7 +120,19 @@ describe('kairos vectors', { skip: noVectors }, () => {
   })
 
   test('extractKubeconfig: the vector document completed with a context and user comes out byte for byte', () => {
-    const rest = ['contexts:', '- context:', '    cluster: default', '    user: default', '  name: default', 'current-context: default', 'users:', '- name: default', '  user:', '    token: abc', ''].join('\n')
+    const rest = [
+      'contexts:',
+      '- context:',
+      '    cluster: default',
+      '    user: default',
+      '  name: default',
+      'current-context: default',
+      'users:',
+      '- name: default',
+      '  user:',
+      '    token: abc',
+      '',
+    ].join('\n')
     assert.ok(!rest.includes('127.0.0.1'))
     const full = v.kubeconfig_plain + rest
     const ip = entry(keys.masterIp).go_value as string
@@ -217,7 +215,12 @@ describe('extractKubeconfig', () => {
       expectProblem(broken('"IjEwLjEuMC4zIg"'), 'undecodable', /\(base64 layer\): "IjEwLjEuMC4zIg" is not padded/, { key, layer: 'base64' })
       expectProblem(broken('"Im1+c3RlciI="'), 'undecodable', /\(base64 layer\)/, { key, layer: 'base64' })
       // Value JSON layer: base64 of something that is not JSON, not UTF-8, or not a string.
-      expectProblem(broken(JSON.stringify(encodePaddedUrlBase64('10.1.0.3'))), 'undecodable', new RegExp(`^${key} cannot be decoded \\(value JSON layer\\): the decoded text "10\\.1\\.0\\.3" is not JSON \\(`), { key, layer: 'value JSON' })
+      expectProblem(
+        broken(JSON.stringify(encodePaddedUrlBase64('10.1.0.3'))),
+        'undecodable',
+        new RegExp(`^${key} cannot be decoded \\(value JSON layer\\): the decoded text "10\\.1\\.0\\.3" is not JSON \\(`),
+        { key, layer: 'value JSON' },
+      )
       expectProblem(broken(JSON.stringify(encodePaddedUrlBase64(Buffer.from([0xff, 0xfe])))), 'undecodable', `${key} cannot be decoded (value JSON layer): the decoded bytes are not UTF-8 text`, {
         key,
         layer: 'value JSON',
@@ -237,7 +240,9 @@ describe('extractKubeconfig', () => {
       key: keys.kubeconfig,
       layer: 'kubeconfig base64',
     })
-    const standard = Buffer.from(doc + '??>>').toString('base64').replace(/=+$/, '')
+    const standard = Buffer.from(doc + '??>>')
+      .toString('base64')
+      .replace(/=+$/, '')
     assert.match(standard, /[+/]/)
     expectProblem(inner(standard), 'undecodable', 'master-kubeconfig cannot be decoded: its value uses the standard (not URL) alphabet (Kairos stores unpadded URL base64)', {
       layer: 'kubeconfig base64',
@@ -247,7 +252,9 @@ describe('extractKubeconfig', () => {
     assert.equal(truncated.length % 4, 1)
     expectProblem(inner(truncated), 'undecodable', 'master-kubeconfig cannot be decoded: its value is not URL-alphabet base64 (Kairos stores unpadded URL base64)', { layer: 'kubeconfig base64' })
     expectProblem(inner('this is yaml: not base64'), 'undecodable', /is not URL-alphabet base64/, { layer: 'kubeconfig base64' })
-    expectProblem(inner(Buffer.from([0xc3, 0x28, 0x41]).toString('base64url')), 'undecodable', 'master-kubeconfig cannot be decoded: the decoded bytes are not UTF-8 text', { layer: 'kubeconfig base64' })
+    expectProblem(inner(Buffer.from([0xc3, 0x28, 0x41]).toString('base64url')), 'undecodable', 'master-kubeconfig cannot be decoded: the decoded bytes are not UTF-8 text', {
+      layer: 'kubeconfig base64',
+    })
   })
 
   test('invalid kubeconfig documents', () => {
@@ -268,7 +275,10 @@ describe('extractKubeconfig', () => {
     const d = clusterData()
     const other = { prod: d[NET] }
     assert.equal(extractKubeconfig(other, 'prod').masterIp, '10.1.0.3')
-    assert.throws(() => extractKubeconfig(other, NET), (err: unknown) => err instanceof KubeconfigError && err.problem === 'no-bucket' && err.hint === 'buckets present: prod (is the network id one of them?)')
+    assert.throws(
+      () => extractKubeconfig(other, NET),
+      (err: unknown) => err instanceof KubeconfigError && err.problem === 'no-bucket' && err.hint === 'buckets present: prod (is the network id one of them?)',
+    )
   })
 })
 
@@ -306,7 +316,10 @@ describe('listRoles', () => {
       },
     }
     const nodes = listRoles(data, NET, now)
-    assert.deepEqual(nodes.map((n) => n.uuid), ['zoned'])
+    assert.deepEqual(
+      nodes.map((n) => n.uuid),
+      ['zoned'],
+    )
     assert.equal(nodes[0].lastSeen.toISOString(), '2026-08-06T11:46:00.500Z')
   })
 
@@ -340,7 +353,10 @@ describe('listRoles', () => {
       ],
     )
     assert.equal(nodes[3].lastSeen.getTime(), ago(2000).getTime())
-    assert.deepEqual(listRoles(data, 'other', now).map((n) => n.uuid), ['x'])
+    assert.deepEqual(
+      listRoles(data, 'other', now).map((n) => n.uuid),
+      ['x'],
+    )
     assert.deepEqual(listRoles(data, 'missing', now), [])
   })
 
@@ -355,7 +371,10 @@ describe('listRoles', () => {
         'numtime-uuid': encodeDataText({ Time: 1786000000 }),
       },
     }
-    assert.deepEqual(listRoles(data, NET, now).map((n) => n.uuid), ['ok'])
+    assert.deepEqual(
+      listRoles(data, NET, now).map((n) => n.uuid),
+      ['ok'],
+    )
   })
 
   test('candidates as Go ListItems makes them: keys ending in "uuid", every "-uuid" removed', () => {
@@ -368,7 +387,10 @@ describe('listRoles', () => {
         myuuid: ad(ago(1000)),
       },
     }
-    assert.deepEqual(listRoles(data, NET, now).map((n) => n.uuid), ['n'])
+    assert.deepEqual(
+      listRoles(data, NET, now).map((n) => n.uuid),
+      ['n'],
+    )
   })
 })
 
@@ -376,14 +398,17 @@ describe('listRoles', () => {
 
 describe('validateRole', () => {
   const usage = (role: string, force: boolean, message: string | RegExp, hint?: RegExp) =>
-    assert.throws(() => validateRole(role, force), (err: unknown) => {
-      assert.ok(err instanceof UsageError, String(err))
-      assert.equal(err.exitCode, ExitCode.Usage)
-      if (typeof message === 'string') assert.equal(err.message, message)
-      else assert.match(err.message, message)
-      if (hint) assert.match(err.hint ?? '', hint)
-      return true
-    })
+    assert.throws(
+      () => validateRole(role, force),
+      (err: unknown) => {
+        assert.ok(err instanceof UsageError, String(err))
+        assert.equal(err.exitCode, ExitCode.Usage)
+        if (typeof message === 'string') assert.equal(err.message, message)
+        else assert.match(err.message, message)
+        if (hint) assert.match(err.hint ?? '', hint)
+        return true
+      },
+    )
 
   test('every known role, and comma-separated lists of them', () => {
     assert.deepEqual([...KNOWN_ROLES], ['master', 'worker', 'master/ha', 'master/clusterinit'])
@@ -430,8 +455,14 @@ describe('renameContext', () => {
     const out = renameContext(K3S_YAML, 'kairos')
     const doc = parseYaml(out) as Record<string, any>
     assert.equal(doc['current-context'], 'kairos')
-    assert.deepEqual(doc.clusters.map((c: any) => c.name), ['kairos'])
-    assert.deepEqual(doc.users.map((u: any) => u.name), ['kairos'])
+    assert.deepEqual(
+      doc.clusters.map((c: any) => c.name),
+      ['kairos'],
+    )
+    assert.deepEqual(
+      doc.users.map((u: any) => u.name),
+      ['kairos'],
+    )
     assert.deepEqual(doc.contexts, [{ context: { cluster: 'kairos', user: 'kairos' }, name: 'kairos' }])
     // Everything else is kept as it was, in order.
     assert.equal(doc.clusters[0].cluster.server, 'https://127.0.0.1:6443')
@@ -450,22 +481,37 @@ describe('renameContext', () => {
       .replace('contexts:\n', 'contexts:\n- context:\n    cluster: default\n    user: admin\n  name: admin@default\n')
       .replace('users:\n', 'users:\n- name: admin\n  user:\n    token: t\n')
     const doc = parseYaml(renameContext(multi, 'edge')) as Record<string, any>
-    assert.deepEqual(doc.contexts.map((c: any) => [c.name, c.context.cluster, c.context.user]), [
-      ['admin@default', 'edge', 'admin'],
-      ['edge', 'edge', 'edge'],
-    ])
-    assert.deepEqual(doc.users.map((u: any) => u.name), ['admin', 'edge'])
+    assert.deepEqual(
+      doc.contexts.map((c: any) => [c.name, c.context.cluster, c.context.user]),
+      [
+        ['admin@default', 'edge', 'admin'],
+        ['edge', 'edge', 'edge'],
+      ],
+    )
+    assert.deepEqual(
+      doc.users.map((u: any) => u.name),
+      ['admin', 'edge'],
+    )
   })
 
   test('refuses a name that another entry already has, and blank names', () => {
     const multi = K3S_YAML.replace('users:\n', 'users:\n- name: taken\n  user:\n    token: t\n')
-    assert.throws(() => renameContext(multi, 'taken'), (err: unknown) => err instanceof UsageError && err.message === 'the kubeconfig already has a user named "taken"')
-    assert.throws(() => renameContext(K3S_YAML, ''), (err: unknown) => err instanceof UsageError && err.message === 'invalid context name ""')
+    assert.throws(
+      () => renameContext(multi, 'taken'),
+      (err: unknown) => err instanceof UsageError && err.message === 'the kubeconfig already has a user named "taken"',
+    )
+    assert.throws(
+      () => renameContext(K3S_YAML, ''),
+      (err: unknown) => err instanceof UsageError && err.message === 'invalid context name ""',
+    )
     assert.throws(() => renameContext(K3S_YAML, 'a\nb'), UsageError)
   })
 
   test('refuses an invalid kubeconfig', () => {
-    assert.throws(() => renameContext('apiVersion: v1\n', 'x'), (err: unknown) => err instanceof KubeconfigError && err.problem === 'invalid')
+    assert.throws(
+      () => renameContext('apiVersion: v1\n', 'x'),
+      (err: unknown) => err instanceof KubeconfigError && err.problem === 'invalid',
+    )
   })
 })
 /* eslint-enable @typescript-eslint/no-explicit-any */

@@ -58,7 +58,22 @@ describe('decodeBlock (as Go json.Unmarshal into Block)', () => {
   })
 
   test('fails where Go fails', () => {
-    for (const bad of ['{"Index":"1"}', '{"Index":1.0}', '{"Index":9223372036854775808}', '{"Storage":[]}', '{"Storage":{"b":"x"}}', '{"Storage":{"b":{"k":1}}}', '{"Storage":{"b":{"k":{"Version":"x"}}}}', '{"Storage":{"b":{"k":{"Version":1.0}}}}', '{"Storage":{"b":{"k":{"Sig":[1.0]}}}}', '{"Hash":1}', '{"Index":1} x', 'not json', '[]', '"x"']) {
+    for (const bad of [
+      '{"Index":"1"}',
+      '{"Index":1.0}',
+      '{"Index":9223372036854775808}',
+      '{"Storage":[]}',
+      '{"Storage":{"b":"x"}}',
+      '{"Storage":{"b":{"k":1}}}',
+      '{"Storage":{"b":{"k":{"Version":"x"}}}}',
+      '{"Storage":{"b":{"k":{"Version":1.0}}}}',
+      '{"Storage":{"b":{"k":{"Sig":[1.0]}}}}',
+      '{"Hash":1}',
+      '{"Index":1} x',
+      'not json',
+      '[]',
+      '"x"',
+    ]) {
       assert.throws(() => decodeBlock(bad), BlockError, bad)
     }
   })
@@ -89,10 +104,7 @@ describe('encodeBlock', () => {
   })
 
   test('legacy: bare strings only, tombstones left out', () => {
-    assert.equal(
-      encodeBlock(block, { legacy: true }),
-      '{"Index":7,"Timestamp":"t\\u003c","Storage":{"a":{},"e":{},"z":{"a":"\\"s\\"","b":"\\"1\\""},"é":{}},"Hash":"h","PrevHash":"p"}',
-    )
+    assert.equal(encodeBlock(block, { legacy: true }), '{"Index":7,"Timestamp":"t\\u003c","Storage":{"a":{},"e":{},"z":{"a":"\\"s\\"","b":"\\"1\\""},"é":{}},"Hash":"h","PrevHash":"p"}')
   })
 
   test('round trip', () => {
@@ -122,5 +134,8 @@ test('goTimeString matches Go time.Time.String() in UTC', () => {
 test('decodeBlock refuses a block with more than maxEntries entries, counted over all buckets', () => {
   const text = '{"Index":1,"Storage":{"a":{"k1":"1","k2":"2"},"b":{"k3":"3"}}}'
   assert.equal(decodeBlock(text, { maxEntries: 3 }).storage.get('b')?.size, 1)
-  assert.throws(() => decodeBlock(text, { maxEntries: 2 }), (err: unknown) => err instanceof BlockError && /more than 2 entries/.test(err.message))
+  assert.throws(
+    () => decodeBlock(text, { maxEntries: 2 }),
+    (err: unknown) => err instanceof BlockError && /more than 2 entries/.test(err.message),
+  )
 })

@@ -92,12 +92,9 @@ describe('verifyEntry', () => {
 })
 
 describe('canonical bytes', () => {
-  test('layout: length-prefixed fields, big-endian u64s, two\'s complement UpdatedAt, empty tombstone value', () => {
+  test("layout: length-prefixed fields, big-endian u64s, two's complement UpdatedAt, empty tombstone value", () => {
     const b = canonicalBytes('b', 'k', { owner: 'o', version: (1n << 64n) - 1n, updatedAt: -1n, deleted: true, value: '' })
-    assert.equal(
-      hex(b),
-      '0000000000000001' + '62' + '0000000000000001' + '6b' + '0000000000000001' + '6f' + 'ffffffffffffffff' + 'ffffffffffffffff' + '01' + '0000000000000000',
-    )
+    assert.equal(hex(b), '0000000000000001' + '62' + '0000000000000001' + '6b' + '0000000000000001' + '6f' + 'ffffffffffffffff' + 'ffffffffffffffff' + '01' + '0000000000000000')
     // Lengths count UTF-8 bytes.
     assert.equal(hex(canonicalBytes('é', '', { owner: '', version: 0n, updatedAt: 0n, deleted: false, value: '"x"' })).slice(0, 20), '0000000000000002c3a9')
   })

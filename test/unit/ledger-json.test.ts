@@ -28,13 +28,42 @@ describe('parseJson', () => {
 
   test('allIntegersAsBigInt and top-level members in document order', () => {
     assert.deepEqual(parseJson('[1,1.0,1e0]', { allIntegersAsBigInt: true }), [1n, 1, 1])
-    assert.deepEqual(parseJsonMembers('{"a":1,"b":{"a":2},"a":3}'), [['a', 1], ['b', { a: 2 }], ['a', 3]])
+    assert.deepEqual(parseJsonMembers('{"a":1,"b":{"a":2},"a":3}'), [
+      ['a', 1],
+      ['b', { a: 2 }],
+      ['a', 3],
+    ])
     assert.equal(parseJsonMembers('"x"'), undefined)
     assert.throws(() => parseJsonMembers('{"a":'), JsonError)
   })
 
   test('rejects what Go rejects', () => {
-    for (const bad of ['', ' ', '{"a":1', '{"a":1,}', '[1,]', '01', '1.', '.5', '-', '1e', '+1', 'NaN', 'Infinity', "'a'", '"a', '"\u0001"', '"\\x"', '"\\u12"', '{a:1}', '{"a" 1}', 'nul', 'true false', '{"a":1}x', '\ufeff{}']) {
+    for (const bad of [
+      '',
+      ' ',
+      '{"a":1',
+      '{"a":1,}',
+      '[1,]',
+      '01',
+      '1.',
+      '.5',
+      '-',
+      '1e',
+      '+1',
+      'NaN',
+      'Infinity',
+      "'a'",
+      '"a',
+      '"\u0001"',
+      '"\\x"',
+      '"\\u12"',
+      '{a:1}',
+      '{"a" 1}',
+      'nul',
+      'true false',
+      '{"a":1}x',
+      '\ufeff{}',
+    ]) {
       assert.throws(() => parseJson(bad), JsonError, JSON.stringify(bad))
     }
   })
@@ -51,7 +80,13 @@ describe('Go field matching', () => {
     assert.equal(goFieldKey('VER\u017fION'), 'version')
     assert.equal(goFieldKey('\u212aey'), 'key')
     assert.equal(goFieldKey('ÜBung'), 'Übung')
-    assert.deepEqual([...goFields({ Value: 'a', value: 'b', OWNER: 'o' })], [['value', 'b'], ['owner', 'o']])
+    assert.deepEqual(
+      [...goFields({ Value: 'a', value: 'b', OWNER: 'o' })],
+      [
+        ['value', 'b'],
+        ['owner', 'o'],
+      ],
+    )
   })
 })
 
@@ -66,9 +101,21 @@ describe('goJsonString / goJsonStringify', () => {
   })
 
   test('values: struct order by default, sorted maps, bigints, bytes, dates', () => {
-    assert.equal(goJsonStringify({ PeerID: 'x', Hostname: 'h<', N: 9223372036854775807n, F: 1.5, Neg: -0, B: true, Nil: null }), '{"PeerID":"x","Hostname":"h\\u003c","N":9223372036854775807,"F":1.5,"Neg":0,"B":true,"Nil":null}')
+    assert.equal(
+      goJsonStringify({ PeerID: 'x', Hostname: 'h<', N: 9223372036854775807n, F: 1.5, Neg: -0, B: true, Nil: null }),
+      '{"PeerID":"x","Hostname":"h\\u003c","N":9223372036854775807,"F":1.5,"Neg":0,"B":true,"Nil":null}',
+    )
     assert.equal(goJsonStringify({ b: 1, a: { d: 1, c: 2 } }, { sortKeys: true }), '{"a":{"c":2,"d":1},"b":1}')
-    assert.equal(goJsonStringify(new Map([['é', 1], ['z', 2], ['a', 3]])), '{"a":3,"z":2,"é":1}')
+    assert.equal(
+      goJsonStringify(
+        new Map([
+          ['é', 1],
+          ['z', 2],
+          ['a', 3],
+        ]),
+      ),
+      '{"a":3,"z":2,"é":1}',
+    )
     assert.equal(goJsonStringify({ a: undefined, b: [undefined, 1] }), '{"b":[null,1]}')
     assert.equal(goJsonStringify(new Uint8Array([1, 2, 3])), '"AQID"')
     assert.equal(goJsonStringify(new Date('2026-08-06T07:06:40.120Z')), '"2026-08-06T07:06:40.12Z"')

@@ -99,7 +99,7 @@ describe('enforce: owned buckets', () => {
     assert.equal(h.ledger.update(blockOf(1, { dns: { 'a.example': sign(B, 'dns', 'a.example', '{"1":"10.1.0.3"}', T0NS) } })), true)
   })
 
-  test('another peer may overwrite only an expired entry (liveness from the owner\'s healthcheck)', () => {
+  test("another peer may overwrite only an expired entry (liveness from the owner's healthcheck)", () => {
     const mA = sign(A, 'machines', 'k', machine(A.id), T0NS)
     const mB = sign(B, 'machines', 'k', machine(B.id), T0NS + 10n)
     // A is live: rejected.
@@ -323,10 +323,22 @@ describe('signed writes', () => {
     assert.deepEqual(h.ledger.currentData(), { kairos: { a: '"1"', b: '"2"' }, other: { x: '1' } })
     assert.equal(h.ledger.deleteBucket('kairos'), true)
     assert.deepEqual(h.ledger.currentData(), { other: { x: '1' } })
-    assert.deepEqual(h.ledger.entries('kairos').map((e) => [e.key, e.deleted, e.owner, e.signed]), [['a', true, A.id, true], ['b', true, A.id, true]])
+    assert.deepEqual(
+      h.ledger.entries('kairos').map((e) => [e.key, e.deleted, e.owner, e.signed]),
+      [
+        ['a', true, A.id, true],
+        ['b', true, A.id, true],
+      ],
+    )
     assert.equal(h.ledger.deleteBucket('kairos'), false)
-    assert.equal(h.ledger.exists('other', (v) => v === '1'), true)
-    assert.equal(h.ledger.exists('kairos', () => true), false)
+    assert.equal(
+      h.ledger.exists('other', (v) => v === '1'),
+      true,
+    )
+    assert.equal(
+      h.ledger.exists('kairos', () => true),
+      false,
+    )
   })
 
   test('another enforce ledger accepts our blocks after a JSON round trip with exact 64-bit versions', () => {
@@ -397,7 +409,14 @@ describe('malformed input never throws out of update', () => {
     blockOf(7, { kairos: { k: { ...good, version: -1n } } }),
     blockOf(7, { kairos: { k: { ...good, sig: 'AQ==' as unknown as Uint8Array } } }),
     blockOf(7, { machines: { k: null as unknown as Entry } }),
-    new Proxy({}, { get: () => { throw new Error('hostile') } }),
+    new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile')
+        },
+      },
+    ),
   ]
   for (const mode of ['off', 'observe', 'enforce'] as const) {
     test(mode, () => {

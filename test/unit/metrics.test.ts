@@ -17,10 +17,35 @@ const snapshot: MetricsSnapshot = {
     { direction: 'inbound', type: 'relayed', transport: 'tcp', limited: true },
     { direction: 'outbound', type: 'direct', transport: 'quic', limited: false },
   ],
-  dht: { routingTablePeers: 17, rounds: 4, lookups: 8, bootstrapPeers: 5, bootstrapReached: 3, providersFound: 2, providersConnected: 1, providersDirect: 1, holePunches: { requests: 3, punched: 1, failed: 2 }, redialling: 1 },
+  dht: {
+    routingTablePeers: 17,
+    rounds: 4,
+    lookups: 8,
+    bootstrapPeers: 5,
+    bootstrapReached: 3,
+    providersFound: 2,
+    providersConnected: 1,
+    providersDirect: 1,
+    holePunches: { requests: 3, punched: 1, failed: 2 },
+    redialling: 1,
+  },
   vpn: {
-    stats: { ...emptyRouterStats(), sent: 10, received: 20, droppedNoRoute: 1, droppedQueueFull: 2, droppedSendError: 3, rejectedStreams: 4, rejectedStreamsBusy: 8, streamsOpened: 5, inboundStreams: 9 },
-    queued: new Map([['12D3KooWB', 3], ['12D3KooWA', 0]]),
+    stats: {
+      ...emptyRouterStats(),
+      sent: 10,
+      received: 20,
+      droppedNoRoute: 1,
+      droppedQueueFull: 2,
+      droppedSendError: 3,
+      rejectedStreams: 4,
+      rejectedStreamsBusy: 8,
+      streamsOpened: 5,
+      inboundStreams: 9,
+    },
+    queued: new Map([
+      ['12D3KooWB', 3],
+      ['12D3KooWA', 0],
+    ]),
     inFlight: 6,
     traffic: new Map([['12D3KooWA', { packetsOut: 11, bytesOut: 1100, packetsIn: 12, bytesIn: 1200 }]]),
   },
@@ -90,7 +115,10 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   // Without a TUN device there is nothing to route: no VPN families. Without the DHT, no DHT or discovery families.
   assert.doesNotMatch(prometheusText({ ...snapshot, vpn: undefined }), /kairosctl_vpn_/)
   const bare = samples(prometheusText({ ...snapshot, dht: undefined, connections: [] }))
-  assert.equal([...bare.keys()].some((k) => /^kairosctl_(dht|discovery)_/.test(k)), false)
+  assert.equal(
+    [...bare.keys()].some((k) => /^kairosctl_(dht|discovery)_/.test(k)),
+    false,
+  )
   assert.equal(bare.get('kairosctl_transport_connections{transport="tcp"}'), 0, 'tcp is listed even with no connection')
   assert.equal(bare.get('kairosctl_connections_limited'), 0)
   // Each family's HELP and TYPE once, every sample of it right after them.
@@ -110,8 +138,20 @@ test('transport of a connection, from its remote address (relayed: the hop to th
   assert.equal(transportOf('/unix/tmp%2Fs'), 'other')
 })
 
-test('GET /metrics serves the backend\'s text; without metrics it is an unknown path', () => {
-  const base = { nodeId: () => 'me', data: () => ({}), lastBlockJson: () => '{}', index: () => 0, topicPeers: () => [], knownPeers: () => [], isConnected: () => false, persist() {}, persistJson() {}, deleteKey() {}, deleteBucket() {} } satisfies ApiBackend
+test("GET /metrics serves the backend's text; without metrics it is an unknown path", () => {
+  const base = {
+    nodeId: () => 'me',
+    data: () => ({}),
+    lastBlockJson: () => '{}',
+    index: () => 0,
+    topicPeers: () => [],
+    knownPeers: () => [],
+    isConnected: () => false,
+    persist() {},
+    persistJson() {},
+    deleteKey() {},
+    deleteBucket() {},
+  } satisfies ApiBackend
   const reply = respond({ ...base, metrics: () => prometheusText(snapshot) }, 'GET', '/metrics', '')
   assert.equal(reply.status, 200)
   assert.equal(reply.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')

@@ -15,8 +15,18 @@ test('natmap: on unless switched off; KAIROSCTL_NO_PUBLIC_DHT=1 switches the def
 test('publicIp: private, loopback, documentation, shared and relayed addresses are not public', () => {
   assert.equal(publicIp('/ip4/11.0.2.1/tcp/4001'), '11.0.2.1')
   assert.equal(publicIp('/ip6/2a01:4f8::1/tcp/4001'), '2a01:4f8::1')
-  for (const a of ['/ip4/192.168.20.11/tcp/1', '/ip4/10.1.0.1/tcp/1', '/ip4/100.64.0.1/tcp/1', '/ip4/127.0.0.1/tcp/1', '/ip4/203.0.113.5/tcp/1',
-    '/ip6/::1/tcp/1', '/ip6/fe80::1/tcp/1', '/ip6/fd00::1/tcp/1', '/dns4/example.com/tcp/1', '/ip4/11.0.0.11/tcp/4001/p2p/12D3KooWA/p2p-circuit']) {
+  for (const a of [
+    '/ip4/192.168.20.11/tcp/1',
+    '/ip4/10.1.0.1/tcp/1',
+    '/ip4/100.64.0.1/tcp/1',
+    '/ip4/127.0.0.1/tcp/1',
+    '/ip4/203.0.113.5/tcp/1',
+    '/ip6/::1/tcp/1',
+    '/ip6/fe80::1/tcp/1',
+    '/ip6/fd00::1/tcp/1',
+    '/dns4/example.com/tcp/1',
+    '/ip4/11.0.0.11/tcp/4001/p2p/12D3KooWA/p2p-circuit',
+  ]) {
     assert.equal(publicIp(a), undefined, a)
   }
 })

@@ -144,12 +144,7 @@ test('splitPackets: garbage drops the rest and terminates', () => {
 })
 
 test('PacketFramer: packets split across chunks, byte by byte and in odd slices', () => {
-  const packets = [
-    v4([10, 0, 0, 1], [10, 0, 0, 2], 84, 1),
-    v6([], [], 1200, 2),
-    v4([10, 0, 0, 1], [10, 0, 0, 9], 1400, 3),
-    v6([], [], 0, 4),
-  ]
+  const packets = [v4([10, 0, 0, 1], [10, 0, 0, 2], 84, 1), v6([], [], 1200, 2), v4([10, 0, 0, 1], [10, 0, 0, 9], 1400, 3), v6([], [], 0, 4)]
   const stream = concat(...packets)
   for (const step of [1, 3, 7, 64, 1000, stream.length]) {
     const framer = new PacketFramer()

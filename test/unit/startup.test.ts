@@ -34,7 +34,15 @@ const withoutTime = (text: string) => text.replace(/^at .*$/m, '').replace(/"at"
 
 describe('the fast path', () => {
   test('generate-token, create-config, token inspect and --version load no oclif', async () => {
-    for (const args of [['generate-token'], ['generate-token', '--yaml', '--json'], ['token', 'inspect', TOKEN], ['token', 'inspect', '--json', '--show-secrets'], ['--version'], ['create-config'], ['create-config', '--json']]) {
+    for (const args of [
+      ['generate-token'],
+      ['generate-token', '--yaml', '--json'],
+      ['token', 'inspect', TOKEN],
+      ['token', 'inspect', '--json', '--show-secrets'],
+      ['--version'],
+      ['create-config'],
+      ['create-config', '--json'],
+    ]) {
       const r = await loaded(args, { EDGEVPNTOKEN: TOKEN })
       assert.ok(!r.packages.has('@oclif/core'), `${args.join(' ')} loaded @oclif/core`)
     }
@@ -43,7 +51,11 @@ describe('the fast path', () => {
   })
 
   test('other forms and commands go through oclif, without semver', async () => {
-    for (const args of [['generate-token', '9000'], ['token', 'inspect', TOKEN, '--at', '0'], ['ledger', 'ls', '--json', '--help']]) {
+    for (const args of [
+      ['generate-token', '9000'],
+      ['token', 'inspect', TOKEN, '--at', '0'],
+      ['ledger', 'ls', '--json', '--help'],
+    ]) {
       const r = await loaded(args)
       assert.ok(r.packages.has('@oclif/core'), args.join(' '))
       assert.ok(!r.packages.has('semver'), `${args.join(' ')} loaded semver`)
@@ -51,7 +63,11 @@ describe('the fast path', () => {
   })
 
   test('prints what the oclif commands print', async () => {
-    for (const args of [['token', 'inspect', TOKEN], ['token', 'inspect', TOKEN, '--show-secrets'], ['token', 'inspect', '--json']]) {
+    for (const args of [
+      ['token', 'inspect', TOKEN],
+      ['token', 'inspect', TOKEN, '--show-secrets'],
+      ['token', 'inspect', '--json'],
+    ]) {
       const [fast, full] = await Promise.all([run(args, { EDGEVPNTOKEN: TOKEN }), run(args, { ...slow, EDGEVPNTOKEN: TOKEN })])
       assert.equal(fast.code, 0, fast.stderr)
       assert.equal(withoutTime(fast.stdout), withoutTime(full.stdout), args.join(' '))

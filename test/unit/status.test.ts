@@ -49,10 +49,24 @@ test('the status object: this node, counts, machines sorted by address with heal
   assert.deepEqual(s.peers, { onNetwork: 2, peerstore: 5, machines: 3, machinesConnected: 2, machinesLive: 2 })
   assert.equal(s.time, '2025-06-01T12:00:00Z')
   assert.equal(s.liveTtlSeconds, LIVE_TTL_SECONDS)
-  assert.deepEqual(s.machines.map((m) => m.address), ['10.1.0.2', '10.1.0.3', '10.1.0.10', '10.1.0.254'])
+  assert.deepEqual(
+    s.machines.map((m) => m.address),
+    ['10.1.0.2', '10.1.0.3', '10.1.0.10', '10.1.0.254'],
+  )
   assert.deepEqual(s.machines[0], {
-    peerId: N2, hostname: 'node-2', address: '10.1.0.2', os: 'linux', arch: 'amd64', version: 'v0.35.3',
-    self: false, connected: true, onNetwork: true, link: null, healthcheck: '2025-06-01T11:59:48Z', healthcheckAgeSeconds: 12, live: true,
+    peerId: N2,
+    hostname: 'node-2',
+    address: '10.1.0.2',
+    os: 'linux',
+    arch: 'amd64',
+    version: 'v0.35.3',
+    self: false,
+    connected: true,
+    onNetwork: true,
+    link: null,
+    healthcheck: '2025-06-01T11:59:48Z',
+    healthcheckAgeSeconds: 12,
+    live: true,
   })
   const n3 = s.machines[1]
   assert.equal(n3.healthcheckAgeSeconds, 14 * 60)
@@ -65,29 +79,53 @@ test('the status object: this node, counts, machines sorted by address with heal
 })
 
 test("a Go node's sparse answers: missing summary fields are null, missing flags false, the peer store counts", () => {
-  const s = buildStatus(inputs({
-    summary: {},
-    machines: [{ PeerID: N2, Address: '10.1.0.2' }, { Hostname: 'no-peer-id' }],
-    healthcheck: { [N2]: '"not a time"', stale: ago(1) },
-    peerstore: [{ ID: N2 }, { ID: N3 }, { ID: ME }],
-  }), NOW)
+  const s = buildStatus(
+    inputs({
+      summary: {},
+      machines: [{ PeerID: N2, Address: '10.1.0.2' }, { Hostname: 'no-peer-id' }],
+      healthcheck: { [N2]: '"not a time"', stale: ago(1) },
+      peerstore: [{ ID: N2 }, { ID: N3 }, { ID: ME }],
+    }),
+    NOW,
+  )
   assert.deepEqual(s.node, { peerId: null, shortLived: false, vpnAddress: null, hostname: null })
   assert.deepEqual(s.ledger, { height: null })
   assert.deepEqual(s.peers, { onNetwork: null, peerstore: 3, machines: 2, machinesConnected: 0, machinesLive: 0 })
   assert.deepEqual(s.machines[0], {
-    peerId: N2, hostname: '', address: '10.1.0.2', os: '', arch: '', version: '',
-    self: false, connected: false, onNetwork: false, link: null, healthcheck: null, healthcheckAgeSeconds: null, live: false,
+    peerId: N2,
+    hostname: '',
+    address: '10.1.0.2',
+    os: '',
+    arch: '',
+    version: '',
+    self: false,
+    connected: false,
+    onNetwork: false,
+    link: null,
+    healthcheck: null,
+    healthcheckAgeSeconds: null,
+    live: false,
   })
   assert.equal(s.machines[1].peerId, '')
   assert.equal(buildStatus(inputs({ summary: { Peers: '7' as unknown as number } }), NOW).peers.peerstore, null, 'only numbers count')
 })
 
 test('healthcheck values: JSON strings in Go RFC 3339 only; a clock ahead gives a negative age but stays live', () => {
-  const s = buildStatus(inputs({
-    machines: [machine(N2, '10.1.0.2', 'a'), machine(N3, '10.1.0.3', 'b'), machine(N10, '10.1.0.4', 'c')],
-    healthcheck: { [N2]: '"2025-06-01T12:00:30Z"', [N3]: '2025-06-01T11:59:00Z', [N10]: '"2025-06-01T13:59:00+02:00"' },
-  }), NOW)
-  assert.deepEqual(s.machines.map((m) => [m.healthcheckAgeSeconds, m.live]), [[-30, true], [null, false], [60, true]])
+  const s = buildStatus(
+    inputs({
+      machines: [machine(N2, '10.1.0.2', 'a'), machine(N3, '10.1.0.3', 'b'), machine(N10, '10.1.0.4', 'c')],
+      healthcheck: { [N2]: '"2025-06-01T12:00:30Z"', [N3]: '2025-06-01T11:59:00Z', [N10]: '"2025-06-01T13:59:00+02:00"' },
+    }),
+    NOW,
+  )
+  assert.deepEqual(
+    s.machines.map((m) => [m.healthcheckAgeSeconds, m.live]),
+    [
+      [-30, true],
+      [null, false],
+      [60, true],
+    ],
+  )
 })
 
 test('a short-lived peer (joined with the token) has no VPN address', () => {
@@ -103,9 +141,7 @@ test('a short-lived peer (joined with the token) has no VPN address', () => {
 })
 
 test('formatAge and shortPeerId', () => {
-  assert.deepEqual([0, 0.5, 1, 59, 60, 3599, 3600, 86399, 86400, 200000].map(formatAge), [
-    'just now', 'just now', '1s ago', '59s ago', '1m ago', '59m ago', '1h ago', '23h ago', '1d ago', '2d ago',
-  ])
+  assert.deepEqual([0, 0.5, 1, 59, 60, 3599, 3600, 86399, 86400, 200000].map(formatAge), ['just now', 'just now', '1s ago', '59s ago', '1m ago', '59m ago', '1h ago', '23h ago', '1d ago', '2d ago'])
   assert.equal(formatAge(-1), 'just now')
   assert.equal(formatAge(-30), '30s ahead')
   assert.equal(shortPeerId(N2), '…kSCVe2Xo')
@@ -116,21 +152,24 @@ test('formatAge and shortPeerId', () => {
 test('the table: header lines, then one row per machine; --verbose adds full IDs, OS/arch and version', () => {
   const s = buildStatus(inputs(), NOW)
   const text = renderStatus(s)
-  assert.equal(text, [
-    `node      ${ME}`,
-    'vpn       10.1.0.254 (bridge)',
-    'via       API http://127.0.0.1:8080',
-    'peers     2 connected on the network, 5 in the peer store',
-    'machines  2 of 3 other machines connected, 2 live',
-    'ledger    block 1234',
-    '',
-    'ADDRESS     HOSTNAME  PEER       HEALTHCHECK      CONNECTED',
-    '10.1.0.2    node-2    …kSCVe2Xo  12s ago          yes',
-    '10.1.0.3    node-3    …5PPqTq8Q  14m ago (stale)  no',
-    '10.1.0.10   node-10   …bTCKjLSN  just now         yes',
-    '10.1.0.254  bridge    …tDakuKzm  3s ago           this node',
-    '',
-  ].join('\n'))
+  assert.equal(
+    text,
+    [
+      `node      ${ME}`,
+      'vpn       10.1.0.254 (bridge)',
+      'via       API http://127.0.0.1:8080',
+      'peers     2 connected on the network, 5 in the peer store',
+      'machines  2 of 3 other machines connected, 2 live',
+      'ledger    block 1234',
+      '',
+      'ADDRESS     HOSTNAME  PEER       HEALTHCHECK      CONNECTED',
+      '10.1.0.2    node-2    …kSCVe2Xo  12s ago          yes',
+      '10.1.0.3    node-3    …5PPqTq8Q  14m ago (stale)  no',
+      '10.1.0.10   node-10   …bTCKjLSN  just now         yes',
+      '10.1.0.254  bridge    …tDakuKzm  3s ago           this node',
+      '',
+    ].join('\n'),
+  )
   const verbose = renderStatus(s, { verbose: true })
   assert.match(verbose, /^ADDRESS +HOSTNAME +PEER +OS\/ARCH +VERSION +HEALTHCHECK +CONNECTED$/m)
   assert.match(verbose, new RegExp(`^10\\.1\\.0\\.2 +node-2 +${N2} +linux/amd64 +v0\\.35\\.3 +12s ago +yes$`, 'm'))

@@ -118,7 +118,9 @@ describe('parseToken', () => {
 
   it('scalars in string fields are taken as written, like yaml.v2', () => {
     const t = generateToken()
-    const y = tokenYaml(t).replace(/^room: .*$/m, 'room: 1e5').replace(/^mdns: .*$/m, 'mdns: true')
+    const y = tokenYaml(t)
+      .replace(/^room: .*$/m, 'room: 1e5')
+      .replace(/^mdns: .*$/m, 'mdns: true')
     const back = parseTokenYaml(y)
     assert.equal(back.room, '1e5')
     assert.equal(back.mdns, 'true')
@@ -155,7 +157,10 @@ describe('parseToken', () => {
 describe('vector tokens', { skip: noVectors }, () => {
   it('parse to exactly the vector fields and re-encode byte for byte', () => {
     const k = v.inputs.keys
-    for (const [name, interval] of [['edgevpn_default_9000', 9000n], ['kairosctl_maxint64', MAX_INT64]] as const) {
+    for (const [name, interval] of [
+      ['edgevpn_default_9000', 9000n],
+      ['kairosctl_maxint64', MAX_INT64],
+    ] as const) {
       const vt = v.tokens[name]
       const t = parseToken(vt.base64_std)
       assert.deepEqual(t, {

@@ -74,7 +74,10 @@ describe('PeerLink', () => {
     for (let i = 0; i < 20; i++) l.push(packet(i))
     await until(() => s.sent === 20)
     assert.equal(streams.length, 1)
-    assert.deepEqual(streams[0].frames.map((f) => f[0]), Array.from({ length: 20 }, (_, i) => i))
+    assert.deepEqual(
+      streams[0].frames.map((f) => f[0]),
+      Array.from({ length: 20 }, (_, i) => i),
+    )
   })
 
   test('waits for a window update instead of splitting a packet', async () => {
@@ -90,7 +93,10 @@ describe('PeerLink', () => {
     assert.equal(l.queued, 2)
     stream.maxMessageSize = 256 * 1024 - 12
     await until(() => s.sent === 3)
-    assert.deepEqual(stream.frames.map((f) => f[0]), [1, 2, 3])
+    assert.deepEqual(
+      stream.frames.map((f) => f[0]),
+      [1, 2, 3],
+    )
   })
 
   test('waits for drain when the connection is full or data is buffered', async () => {

@@ -70,10 +70,10 @@ test('writes of one turn go to the socket together, after the turn, in order', a
   batchSocketWrites(conn)
   const writes: number[] = []
   const write = client.write.bind(client)
-  client.write = ((buf: Uint8Array, ...rest: never[]) => {
+  client.write = (buf: Uint8Array, ...rest: never[]) => {
     writes.push(buf.byteLength)
     return write(buf, ...rest)
-  })
+  }
   const parts = [bytes(10, 1), bytes(2, 2), bytes(1500, 3), bytes(12, 4)]
   for (let i = 0; i < parts.length; i += 2) {
     const result = conn.sendData(new Uint8ArrayList(parts[i], parts[i + 1]))

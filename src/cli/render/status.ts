@@ -6,8 +6,7 @@ import { clip, table } from '../table.js'
 
 /** "12s ago", "14m ago", "3h ago", "2d ago"; "just now"; "5s ahead" for a clock ahead of ours. */
 export function formatAge(seconds: number): string {
-  const span = (s: number): string =>
-    s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`
+  const span = (s: number): string => (s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`)
   if (seconds < -1) return `${span(-seconds)} ahead`
   if (seconds < 1) return 'just now'
   return `${span(seconds)} ago`
@@ -29,7 +28,8 @@ function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 function renderNat(n: NatReport): string {
-  const what = n.reachability === 'public' ? 'public (dialable from the internet)' : n.reachability === 'private' ? 'private (behind NAT, not dialable from the internet)' : 'unknown (not verified yet)'
+  const what =
+    n.reachability === 'public' ? 'public (dialable from the internet)' : n.reachability === 'private' ? 'private (behind NAT, not dialable from the internet)' : 'unknown (not verified yet)'
   const parts = [what]
   if (n.mapped.length > 0) parts.push(`UPnP mapped ${n.mapped.map((a) => safe(a, 80)).join(', ')}`)
   else parts.push(n.natmap ? 'no UPnP mapping' : 'UPnP off')
@@ -50,10 +50,7 @@ export function renderStatus(s: Status, opts: { verbose?: boolean } = {}): strin
     lines.push(['via', `API ${safe(s.api ?? 'unknown', 200)}`])
   }
   const p = s.peers
-  const peerParts = [
-    p.onNetwork === null ? undefined : `${p.onNetwork} connected on the network`,
-    p.peerstore === null ? undefined : `${p.peerstore} in the peer store`,
-  ].filter(Boolean)
+  const peerParts = [p.onNetwork === null ? undefined : `${p.onNetwork} connected on the network`, p.peerstore === null ? undefined : `${p.peerstore} in the peer store`].filter(Boolean)
   lines.push(['peers', peerParts.length > 0 ? peerParts.join(', ') : 'unknown (the API does not report peer counts)'])
   lines.push(['machines', p.machines === 0 ? 'no other machine' : `${p.machinesConnected} of ${plural(p.machines, 'other machine')} connected, ${p.machinesLive} live`])
   lines.push(['ledger', s.ledger.height === null ? 'unknown height' : `block ${s.ledger.height}`])

@@ -12,10 +12,7 @@ export interface LedgerDeleteJson {
 
 export default class LedgerDelete extends LedgerCommand<typeof LedgerDelete> {
   static override summary = 'Delete a ledger key, or a whole bucket'
-  static override examples = [
-    '<%= config.bin %> ledger delete mybucket greeting --network-token "$TOKEN"',
-    '<%= config.bin %> ledger delete mybucket --network-token "$TOKEN"',
-  ]
+  static override examples = ['<%= config.bin %> ledger delete mybucket greeting --network-token "$TOKEN"', '<%= config.bin %> ledger delete mybucket --network-token "$TOKEN"']
   static override args = {
     bucket: Args.string({ description: 'Bucket', required: true }),
     key: Args.string({ description: 'Key (omit to delete every key of the bucket)' }),

@@ -47,7 +47,12 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
         const names = Object.keys(data).sort()
         if (this.flags.json) return this.printJson<LedgerLsBucketsJson>(Object.fromEntries(names.map((b) => [b, Object.keys(data[b]).length])))
         if (names.length === 0) return void process.stdout.write(`the ledger is empty (reached through ${access.describe()})\n`)
-        return void process.stdout.write(table(['BUCKET', 'KEYS'], names.map((b) => [b, String(Object.keys(data[b]).length)])))
+        return void process.stdout.write(
+          table(
+            ['BUCKET', 'KEYS'],
+            names.map((b) => [b, String(Object.keys(data[b]).length)]),
+          ),
+        )
       }
       const keys = data[bucket]
       if (!keys) {
@@ -70,7 +75,12 @@ export default class LedgerLs extends LedgerCommand<typeof LedgerLs> {
         )
       }
       if (this.flags.json) return this.printJson<LedgerLsKeysJson>(Object.fromEntries(names.map((k) => [k, read(keys[k]).value])))
-      process.stdout.write(table(['KEY', 'VALUE'], names.map((k) => [k, cellValue(read(keys[k]), cut(60))])))
+      process.stdout.write(
+        table(
+          ['KEY', 'VALUE'],
+          names.map((k) => [k, cellValue(read(keys[k]), cut(60))]),
+        ),
+      )
     })
   }
 }

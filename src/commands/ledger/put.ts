@@ -17,7 +17,7 @@ export interface LedgerPutJson {
 export default class LedgerPut extends LedgerCommand<typeof LedgerPut> {
   static override summary = 'Store a string value under a ledger key'
   static override description =
-    'The value is stored as EdgeVPN\'s API stores it (a JSON string). With --encode it is stored as EdgeVPN\'s Go client Put stores a string (base64 of its JSON, inside a JSON string), which is how Kairos writes and reads its values. Through --network-token the change is announced until another peer is seen holding it, or --timeout passes.'
+    "The value is stored as EdgeVPN's API stores it (a JSON string). With --encode it is stored as EdgeVPN's Go client Put stores a string (base64 of its JSON, inside a JSON string), which is how Kairos writes and reads its values. Through --network-token the change is announced until another peer is seen holding it, or --timeout passes."
   static override examples = [
     '<%= config.bin %> ledger put mybucket greeting hello --network-token "$TOKEN"',
     '<%= config.bin %> ledger put kairos ip-master 10.1.0.1 --encode --network-token "$TOKEN"',
@@ -29,7 +29,7 @@ export default class LedgerPut extends LedgerCommand<typeof LedgerPut> {
   }
   static override flags = {
     ...LedgerCommand.flags,
-    encode: Flags.boolean({ description: 'Store the value as EdgeVPN\'s Go client does (base64 of JSON), for Go readers and Kairos' }),
+    encode: Flags.boolean({ description: "Store the value as EdgeVPN's Go client does (base64 of JSON), for Go readers and Kairos" }),
     wait: Flags.boolean({ description: 'Wait until another peer confirms the change', default: true, allowNo: true }),
   }
 

@@ -18,6 +18,11 @@ export default class RoleList extends LedgerCommand<typeof RoleList> {
       process.stdout.write(`no nodes have advertised in network "${this.flags['network-id']}" in the last 15 minutes\n`)
       return
     }
-    process.stdout.write(table(['NODE', 'ROLE', 'IP', 'LAST SEEN'], nodes.map((n) => [n.uuid, n.role || '-', n.ip || '-', n.lastSeen.toISOString()])))
+    process.stdout.write(
+      table(
+        ['NODE', 'ROLE', 'IP', 'LAST SEEN'],
+        nodes.map((n) => [n.uuid, n.role || '-', n.ip || '-', n.lastSeen.toISOString()]),
+      ),
+    )
   }
 }

@@ -15,10 +15,7 @@ export default class RoleSet extends LedgerCommand<typeof RoleSet> {
   static override summary = 'Assign a role to a node'
   static override description =
     'Writes <uuid>-role the way Kairos nodes read it. Known roles: master, worker, master/ha, master/clusterinit; anything else (including auto, which every node already runs and which would pin the node as assigned) needs --force. With UUID or ROLE missing on a terminal, pick them interactively.'
-  static override examples = [
-    '<%= config.bin %> role set 0b2f6c1d9e master --network-token "$TOKEN"',
-    '<%= config.bin %> role set --network-token "$TOKEN"   # interactive',
-  ]
+  static override examples = ['<%= config.bin %> role set 0b2f6c1d9e master --network-token "$TOKEN"', '<%= config.bin %> role set --network-token "$TOKEN"   # interactive']
   static override args = {
     uuid: Args.string({ description: 'Node UUID (see role list)' }),
     role: Args.string({ description: 'Role' }),

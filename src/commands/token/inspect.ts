@@ -33,4 +33,3 @@ export default class TokenInspect extends BaseCommand<typeof TokenInspect> {
     process.stdout.write(renderReport(report))
   }
 }
-

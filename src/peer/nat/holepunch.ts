@@ -39,10 +39,7 @@ const STREAM_TIMEOUT_MS = 60_000
 const PUNCH_TIMEOUT_MS = 5_000
 
 export type HolePunchEvent =
-  | { kind: 'request'; peer: string; theirs: string[]; ours: string[] }
-  | { kind: 'punched'; peer: string; addr: string; ms: number; initiator: boolean }
-  | { kind: 'failed'; peer: string; why: string }
-
+  { kind: 'request'; peer: string; theirs: string[]; ours: string[] } | { kind: 'punched'; peer: string; addr: string; ms: number; initiator: boolean } | { kind: 'failed'; peer: string; why: string }
 
 interface HolePunchComponents {
   registrar: {
@@ -53,7 +50,6 @@ interface HolePunchComponents {
   upgrader: Upgrader
   events: EventTarget
 }
-
 
 /** A protobuf HolePunch message. */
 export function encodeHolePunch(type: number, addrs: Uint8Array[]): Uint8Array {
@@ -242,7 +238,13 @@ export class HolePunch {
       ours = await this.ownAddrs()
       this.emit({ kind: 'request', peer: id, theirs: theirs.map((t) => t.ma.toString()), ours: ours.map(String) })
       if (ours.length === 0) return fail('no public address of ours is known to tell the peer (no peer has told us what it sees)')
-      await lp.write(encodeHolePunch(CONNECT, ours.map((a) => a.bytes)), { signal })
+      await lp.write(
+        encodeHolePunch(
+          CONNECT,
+          ours.map((a) => a.bytes),
+        ),
+        { signal },
+      )
       const sync = decodeHolePunch((await lp.read({ signal })).subarray())
       if (sync.type !== SYNC) return fail(`expected SYNC, got message type ${sync.type}`)
       await stream.close().catch(() => {})

@@ -105,7 +105,10 @@ export async function shareListenPort(port: number): Promise<boolean> {
 }
 
 export class DialFromPortError extends Error {
-  constructor(readonly step: string, readonly errno: number) {
+  constructor(
+    readonly step: string,
+    readonly errno: number,
+  ) {
     super(`${step} failed (errno ${errno})`)
     this.name = 'DialFromPortError'
   }

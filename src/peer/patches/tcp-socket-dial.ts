@@ -46,12 +46,7 @@ export function socketDialer(transports: Transport[]): Transport | undefined {
 }
 
 /** Runs a connected socket through the TCP transport's upgrade; `initiator: false` takes the listener's role. */
-export async function upgradeSocket(
-  transport: Transport,
-  socket: Socket,
-  remoteAddr: Multiaddr,
-  options: { upgrader: Upgrader; signal: AbortSignal; initiator: boolean },
-): Promise<Connection> {
+export async function upgradeSocket(transport: Transport, socket: Socket, remoteAddr: Multiaddr, options: { upgrader: Upgrader; signal: AbortSignal; initiator: boolean }): Promise<Connection> {
   socket.setNoDelay(true)
   const dialOptions: Parameters<Transport['dial']>[1] & { [SOCKET]: Socket } = { ...options, [SOCKET]: socket }
   const connection = await transport.dial(remoteAddr, dialOptions)

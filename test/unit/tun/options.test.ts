@@ -18,6 +18,10 @@ test('option checks', () => {
     { ...ok, address: 'nonsense/24' },
     { ...ok, address: 'fd00::1/64' },
   ]) {
-    assert.throws(() => validateTunOptions(bad), (err: unknown) => err instanceof UserError && err.exitCode === ExitCode.Usage, JSON.stringify(bad))
+    assert.throws(
+      () => validateTunOptions(bad),
+      (err: unknown) => err instanceof UserError && err.exitCode === ExitCode.Usage,
+      JSON.stringify(bad),
+    )
   }
 })
