@@ -112,7 +112,7 @@ describe('WAN rung U: kairosctl behind a UPnP router, reached directly by Go nod
     assert.ok(inbound.length > 0, `no inbound flow ${lab.edge.wanIp} → ${lab.home.wanIp}:${port}:\n${home.map((e) => e.line).join('\n')}`)
   })
 
-  test('status --json: reachability public, the mapped address, and no relayed connection', async (t) => {
+  test('status --json: reachability public, and the mapped address', async (t) => {
     const host = await lab.addSiteHost(lab.home)
     const t0 = Date.now()
     const r = await kairosctl(host.ns, ['status', '--network-token', token, ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--natmap', '--timeout', '150', '--json'], {
@@ -128,21 +128,35 @@ describe('WAN rung U: kairosctl behind a UPnP router, reached directly by Go nod
       s.nat.mapped.some((a) => a.startsWith(`/ip4/${lab.home.wanIp}/tcp/`)),
       JSON.stringify(s.nat),
     )
-    // Nothing went through a relay: the public nodes' relay ACL saw no circuit to or from us.
-    const circuits = lab.publicNodes.flatMap((n) => n.events().filter((e) => e.event === 'connect' && (e.src === s.node.peerId || e.dest === s.node.peerId)))
-    assert.equal(circuits.length, 0, JSON.stringify(circuits))
+    // (kairosctl also dials the edge nodes' relay addresses; the direct path through the mapping is
+    // checked in the test above.)
   })
 
-  test('--no-natmap asks the router for nothing', async (t) => {
+  test('--no-natmap asks the router for nothing (the ledger then comes through a hole punch)', async (t) => {
     const host = await lab.addSiteHost(lab.home)
     const before = lab.upnp!.logs().length
     const r = await kairosctl(
       host.ns,
-      ['ledger', 'get', 'wan', 'written-at-the-edge', '--network-token', token, ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]), '--no-mdns', '--no-natmap', '--timeout', '15'],
+      [
+        'ledger',
+        'get',
+        'wan',
+        'written-at-the-edge',
+        '--network-token',
+        token,
+        ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]),
+        '--no-mdns',
+        '--no-natmap',
+        '--timeout',
+        '90',
+        '--verbose',
+      ],
       { KAIROSCTL_DEBUG: '' },
     )
     t.diagnostic(`exit ${r.code}: ${r.stderr.trim()}`)
-    assert.equal(r.code, 1, 'the edge nodes cannot dial us without a mapping')
+    // Without a mapping the edge nodes cannot dial us; we reach them through a relay and a hole punch.
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /^hole punch: direct connection to /m)
     const mappings = await lab.upnp!.mappings()
     assert.ok(!mappings.some((m) => m.includes(host.ip)), mappings.join('\n'))
     assert.ok(!lab.upnp!.logs().slice(before).includes(host.ip), `miniupnpd heard from ${host.ip}:\n${lab.upnp!.logs().slice(before)}`)
