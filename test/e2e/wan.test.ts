@@ -130,6 +130,8 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
         token,
         ...lab.bootstrapTcp.flatMap((a) => ['--bootstrap-peer', a]),
         '--no-mdns',
+        '--address',
+        '10.1.0.200/24',
         '--api',
         `unix://${join(dir, 'api.sock')}`,
         '--identity',
@@ -165,7 +167,7 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
         { cause: err },
       )
     })
-    await waitFor(async () => (await apiMachines(edge.api)).some((m) => m.Address === '10.1.0.254') || undefined, {
+    await waitFor(async () => (await apiMachines(edge.api)).some((m) => m.Address === '10.1.0.200') || undefined, {
       timeoutMs: 120_000,
       intervalMs: 500,
       what: `the bridge in the edge node's machines (bridge output: ${out.slice(-1500)})`,
