@@ -38,7 +38,7 @@ export interface DhtSnapshot {
   /** Of those, how many over a direct (not relayed) connection. */
   providersDirect: number
   /** Hole punches asked for by peers over relays, and how they ended. */
-  holePunches: { requests: number; punched: number; failed: number }
+  holePunches: { requests: number; started: number; punched: number; failed: number }
   /** Lost network peers being redialled now. */
   redialling: number
 }
@@ -113,6 +113,7 @@ export function prometheusText(s: MetricsSnapshot): string {
         [{ source: 'rendezvous', state: 'direct' }, d.providersDirect],
       ]),
       family('kairosctl_holepunch_requests_total', 'counter', 'Hole punches (DCUtR) peers asked us for over a relay.', [[{}, d.holePunches.requests]]),
+      family('kairosctl_holepunch_started_total', 'counter', 'Hole punch attempts we started for peers that reached us through our relay.', [[{}, d.holePunches.started]]),
       family('kairosctl_holepunch_results_total', 'counter', 'Hole punches by result.', [
         [{ result: 'direct' }, d.holePunches.punched],
         [{ result: 'failed' }, d.holePunches.failed],

@@ -51,7 +51,8 @@ function isIPv4Cidr(text: string): boolean {
 /** What runBridge() gets from the flags, the token, the checked API address, the stop signal and the log. */
 export function bridgeOptions(f: BridgeFlagValues, token: NetworkToken, api: string | undefined, signal: AbortSignal, log: (msg: string) => void): RunBridgeOptions {
   return {
-    peer: { ...peerOptionsFromFlags(f, token), ownershipTtl: f['ownership-ttl'] || undefined },
+    // A bridge runs for long: it holds a relay slot so that nodes behind NAT can reach it first.
+    peer: { ...peerOptionsFromFlags(f, token), ownershipTtl: f['ownership-ttl'] || undefined, relayReservation: true },
     tun: f.tun ? { name: f.interface, mtu: f.mtu } : undefined,
     address: f.address,
     dhcp: f.dhcp ? { leaseDir: f['lease-dir'], timeoutMs: f['dhcp-timeout'] * 1000 } : undefined,

@@ -70,6 +70,22 @@ export class RendezvousDiscovery {
   private readonly topicPeers = new Set<string>()
   private readonly redials = new Map<string, NodeJS.Timeout>()
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => this.lost(evt.detail.toString())
+  /** Our addresses through a relay already announced by a round (bounded: a few relays at a time). */
+  private readonly relayAddrs = new Set<string>()
+  private roundRunning = false
+  private roundAgain = false
+  private readonly onSelfUpdate = (): void => {
+    const fresh = this.host
+      .getMultiaddrs()
+      .map(String)
+      .filter((a) => a.includes('/p2p-circuit') && !this.relayAddrs.has(a))
+    if (fresh.length === 0) return
+    if (this.relayAddrs.size > 64) this.relayAddrs.clear()
+    for (const a of fresh) this.relayAddrs.add(a)
+    this.opts.log?.(`relay: holding a slot; nodes behind NAT can reach us at ${fresh.join(', ')}`, true)
+    // Provider records carry our addresses as they were: announce the new ones now, not at the next round.
+    this.roundSoon()
+  }
 
   constructor(
     private readonly host: PeerHost,
@@ -89,7 +105,20 @@ export class RendezvousDiscovery {
       }
     }
     this.host.addEventListener('peer:disconnect', this.onDisconnect)
+    this.host.addEventListener('self:peer:update', this.onSelfUpdate)
     void this.round()
+  }
+
+  /** Starts the next round within a second (after the one under way, if any); the backoff stays. */
+  private roundSoon(): void {
+    if (this.stopped) return
+    if (this.roundRunning) {
+      this.roundAgain = true
+      return
+    }
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => void this.round(), 1000)
+    this.timer.unref()
   }
 
   stop(): void {
@@ -97,6 +126,7 @@ export class RendezvousDiscovery {
     this.abort.abort()
     if (this.timer) clearTimeout(this.timer)
     this.host.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.host.removeEventListener('self:peer:update', this.onSelfUpdate)
     for (const t of this.redials.values()) clearTimeout(t)
     this.redials.clear()
   }
@@ -156,16 +186,22 @@ export class RendezvousDiscovery {
 
   private async round(): Promise<void> {
     if (this.stopped) return
-    await Promise.all(this.bootstrapPeers.map((addr) => this.dial(addr)))
-    if (this.host.services.dht) {
-      const current = rendezvous(this.token)
-      if (this.ring.at(-1) !== current) this.ring.push(current)
-      if (this.ring.length > 2) this.ring.shift()
-      await Promise.all(this.ring.map((r) => this.announceAndFind(r)))
+    this.roundRunning = true
+    try {
+      await Promise.all(this.bootstrapPeers.map((addr) => this.dial(addr)))
+      if (this.host.services.dht) {
+        const current = rendezvous(this.token)
+        if (this.ring.at(-1) !== current) this.ring.push(current)
+        if (this.ring.length > 2) this.ring.shift()
+        await Promise.all(this.ring.map((r) => this.announceAndFind(r)))
+      }
+    } finally {
+      this.roundRunning = false
     }
     if (this.stopped) return
     this.rounds++
-    const jitter = this.delay * (0.5 + Math.random())
+    const jitter = this.roundAgain ? 1000 : this.delay * (0.5 + Math.random())
+    this.roundAgain = false
     this.timer = setTimeout(() => void this.round(), jitter)
     this.timer.unref()
     this.delay = Math.min(this.delay * 2, this.opts.maxIntervalMs ?? 720_000)

@@ -21,6 +21,7 @@ import type { PubSubLike } from '../gossip/hub.js'
 import { holePunch, type HolePunch } from './nat/holepunch.js'
 import type { HostAddress } from './nat/reachability.js'
 import { HostPatches } from './patches/index.js'
+import { pacedRandomWalk } from './random-walk.js'
 
 export interface HostOptions {
   privateKey: PrivateKey
@@ -34,6 +35,11 @@ export interface HostOptions {
   maxMessageSize: number
   /** Ask the router for port mappings with UPnP (Go EdgeVPN's --natmap); off when undefined. */
   natmap?: boolean
+  /**
+   * Hold a slot on a relay (circuit relay v2) and announce the relayed address,
+   * so that nodes behind NAT can reach us and a hole punch can follow.
+   */
+  relayReservation?: boolean
 }
 
 /** Our addresses as libp2p's address manager keeps them (with what verified them). */
@@ -83,6 +89,8 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
     identifyPush: identifyPush(),
     ping: ping(),
     holePunch: holePunch(),
+    // Takes the place of libp2p's random walk, which spins when the DHT answers at once (src/peer/random-walk.ts).
+    randomWalk: pacedRandomWalk(),
     // AutoNAT v1, as Go EdgeVPN nodes serve it (--natservice): we dial back for
     // them, and they confirm which of our public addresses can be dialled.
     autoNAT: autoNAT(),
@@ -122,7 +130,9 @@ export async function createHost(opts: HostOptions): Promise<PeerHost> {
   const node = await createLibp2p({
     start: false,
     privateKey: opts.privateKey,
-    addresses: { listen: listen.map(String) },
+    // Listening on /p2p-circuit asks the relay transport for a reservation on a relay it finds
+    // among the peers it connects to (any that speak the relay's hop protocol).
+    addresses: { listen: [...listen.map(String), ...(opts.relayReservation ? ['/p2p-circuit'] : [])] },
     // Relayed connections (dialled through a node's /p2p-circuit address) are limited: gossip and
     // VPN traffic wait for the direct connection a hole punch makes (src/peer/nat/holepunch.ts).
     transports: [tcp(), circuitRelayTransport()],

@@ -41,6 +41,8 @@ export interface PeerOptions {
   bootstrapPeers?: string[]
   /** Map our listen ports on the router with UPnP (off when undefined; the CLI turns it on). */
   natmap?: boolean
+  /** Hold a relay reservation so that nodes behind NAT can reach us (the bridge; one-shot commands dial out). */
+  relayReservation?: boolean
   ownership?: OwnershipSetting
   /** Ownership liveness TTL in seconds (Go v0.35.4: 480, v0.35.0-3: 120). */
   ownershipTtl?: number
@@ -129,8 +131,10 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       log: (m, step) => this.log(step ? 'info' : 'debug', m),
     })
     host.services.holePunch.onEvent = (e) => {
-      if (e.kind === 'request') this.log('info', `hole punch: ${e.peer} asks over a relay (its addresses ${e.theirs.join(', ') || 'none'}; ours ${e.ours.join(', ') || 'none'})`)
-      else if (e.kind === 'punched') this.log('info', `hole punch: direct connection to ${e.peer} at ${e.addr} after ${e.ms} ms`)
+      if (e.kind === 'start') this.log('info', `hole punch: ${e.peer} reached us through our relay; starting a hole punch (attempt ${e.attempt})`)
+      else if (e.kind === 'request')
+        this.log('info', `hole punch: ${e.peer} ${e.started ? 'answered over the relay' : 'asks over a relay'} (its addresses ${e.theirs.join(', ') || 'none'}; ours ${e.ours.join(', ') || 'none'})`)
+      else if (e.kind === 'punched') this.log('info', `hole punch: direct connection to ${e.peer} at ${e.addr} after ${e.ms} ms${e.started ? ' (we started it)' : ''}`)
       else this.log('info', `hole punch with ${e.peer} failed: ${e.why}`)
     }
     // A peer that just joined the topic gets our ledger at once instead of at the next periodic round.
@@ -154,6 +158,7 @@ export class EdgePeer extends EventEmitter<PeerEvents> {
       bootstrapPeers: opts.bootstrapPeers ?? [],
       maxMessageSize: opts.token.maxMessageSize,
       natmap: opts.natmap,
+      relayReservation: opts.relayReservation && (opts.dht ?? true),
     })
     const peer = new EdgePeer(host, privateKey, opts)
     peer.hub.start()

@@ -26,7 +26,7 @@ const snapshot: MetricsSnapshot = {
     providersFound: 2,
     providersConnected: 1,
     providersDirect: 1,
-    holePunches: { requests: 3, punched: 1, failed: 2 },
+    holePunches: { requests: 3, started: 4, punched: 1, failed: 2 },
     redialling: 1,
   },
   vpn: {
@@ -91,6 +91,7 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   assert.equal(s.get('kairosctl_discovery_peers{source="rendezvous",state="connected"}'), 1)
   assert.equal(s.get('kairosctl_discovery_peers{source="rendezvous",state="direct"}'), 1)
   assert.equal(s.get('kairosctl_holepunch_requests_total'), 3)
+  assert.equal(s.get('kairosctl_holepunch_started_total'), 4)
   assert.equal(s.get('kairosctl_holepunch_results_total{result="direct"}'), 1)
   assert.equal(s.get('kairosctl_holepunch_results_total{result="failed"}'), 2)
   assert.equal(s.get('kairosctl_discovery_redialling_peers'), 1)

@@ -18,6 +18,14 @@
  * the node that answers CONNECT (us) the security handshake's initiator on
  * its first two attempts and switches roles on the third; we follow.
  *
+ * The other way round: a node that dials us through our relay reservation
+ * (the bridge holds one, src/peer/host.ts) makes an inbound relayed
+ * connection, and then we start, as go-libp2p's initiator does: once identify
+ * has run on it, we send CONNECT with our addresses, time the answer, send
+ * SYNC, wait half the round trip and dial from our listen port, as the
+ * security handshake's responder on the first two attempts and its initiator
+ * on the third (of three).
+ *
  * Messages: uvarint-length-prefixed protobuf `HolePunch { Type type = 1;
  * repeated bytes ObsAddrs = 2 }`, CONNECT = 100, SYNC = 300, at most 4 KiB.
  */
@@ -37,9 +45,18 @@ const MAX_MESSAGE = 4096
 const STREAM_TIMEOUT_MS = 60_000
 /** How long one punch may take (go-libp2p's direct dial timeout). */
 const PUNCH_TIMEOUT_MS = 5_000
+/** Attempts when we start the hole punch (go-libp2p's maxRetries). */
+const INITIATOR_ATTEMPTS = 3
+/** How long we wait for identify on an inbound relayed connection before starting anyway. */
+const IDENTIFY_WAIT_MS = 10_000
+/** Hole punches we start at once; more inbound relayed connections wait for their turn to be seen again. */
+const MAX_CONCURRENT_INITIATIONS = 8
 
 export type HolePunchEvent =
-  { kind: 'request'; peer: string; theirs: string[]; ours: string[] } | { kind: 'punched'; peer: string; addr: string; ms: number; initiator: boolean } | { kind: 'failed'; peer: string; why: string }
+  | { kind: 'request'; peer: string; theirs: string[]; ours: string[]; started: boolean }
+  | { kind: 'start'; peer: string; attempt: number }
+  | { kind: 'punched'; peer: string; addr: string; ms: number; initiator: boolean; started: boolean }
+  | { kind: 'failed'; peer: string; why: string }
 
 interface HolePunchComponents {
   registrar: {
@@ -47,8 +64,14 @@ interface HolePunchComponents {
     unhandle(protocol: string): Promise<void>
   }
   transportManager: { getTransports(): Transport[]; getAddrs(): Multiaddr[] }
+  connectionManager: { getConnections(peer?: PeerId): Connection[] }
   upgrader: Upgrader
   events: EventTarget
+}
+
+/** Whether a connection runs through a relay (limited, or dialled at a /p2p-circuit address). */
+export function isRelayed(connection: Connection): boolean {
+  return connection.limits !== undefined || connection.remoteAddr.toString().includes('/p2p-circuit')
 }
 
 /** A protobuf HolePunch message. */
@@ -119,15 +142,28 @@ export class HolePunch {
   private readonly attempts = new Map<string, { n: number; at: number }>()
   private listenPort: number | undefined
   private shared = false
+  /** Inbound relayed connections waiting for identify before we start a hole punch, by connection id. */
+  private readonly awaitingIdentify = new Map<string, () => void>()
+  /** Peers we are punching to as the initiator. */
+  private readonly initiating = new Set<string>()
   private readonly onIdentify = (evt: Event): void => {
     const result = (evt as CustomEvent<{ observedAddr?: Multiaddr; connection: Connection }>).detail
-    if (!result.observedAddr || result.connection.limits !== undefined) return
+    this.awaitingIdentify.get(result.connection.id)?.()
+    if (!result.observedAddr || isRelayed(result.connection)) return
     const c = result.observedAddr.getComponents()
     if (c[0]?.name === 'ip4' && c[0].value && isPublicIPv4(c[0].value)) this.observed.add(c[0].value)
   }
+  private readonly onConnectionOpen = (evt: Event): void => {
+    const connection = (evt as CustomEvent<Connection>).detail
+    if (connection.direction !== 'inbound' || !isRelayed(connection)) return
+    const id = connection.remotePeer.toString()
+    if (this.initiating.has(id) || this.initiating.size >= MAX_CONCURRENT_INITIATIONS) return
+    this.initiating.add(id)
+    void this.initiate(connection).finally(() => this.initiating.delete(id))
+  }
 
-  /** Hole punches peers asked for, and how they ended. */
-  readonly stats = { requests: 0, punched: 0, failed: 0 }
+  /** Hole punches peers asked for (requests) or we started (started), and how they ended. */
+  readonly stats = { requests: 0, started: 0, punched: 0, failed: 0 }
   /** Told of every request, punch and failure (the peer's debug log). */
   onEvent: ((event: HolePunchEvent) => void) | undefined
 
@@ -141,10 +177,13 @@ export class HolePunch {
       maxInboundStreams: 4,
     })
     this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
   }
 
   async stop(): Promise<void> {
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
+    for (const wake of this.awaitingIdentify.values()) wake()
     await this.components.registrar.unhandle(DCUTR_PROTOCOL)
   }
 
@@ -212,12 +251,11 @@ export class HolePunch {
     const id = peer.toString()
     this.stats.requests++
     const fail = (why: string): void => {
-      this.stats.failed++
-      this.emit({ kind: 'failed', peer: id, why })
+      this.countFailure(id, why)
       stream.abort(new Error(why))
     }
     // Only the dialling side of a relayed connection answers a hole punch (as in go-libp2p).
-    if (connection.limits === undefined && !connection.remoteAddr.toString().includes('/p2p-circuit')) return fail('hole punch request on a direct connection')
+    if (!isRelayed(connection)) return fail('hole punch request on a direct connection')
     if (connection.direction !== 'outbound') return fail('hole punch request on a relayed connection the peer dialled')
     const signal = AbortSignal.timeout(STREAM_TIMEOUT_MS)
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
@@ -226,17 +264,9 @@ export class HolePunch {
     try {
       const connect = decodeHolePunch((await lp.read({ signal })).subarray())
       if (connect.type !== CONNECT) return fail(`expected CONNECT, got message type ${connect.type}`)
-      theirs = connect.addrs.flatMap((bytes) => {
-        try {
-          const ma = multiaddr(bytes)
-          const tcp = publicTcp(ma)
-          return tcp ? [{ ...tcp, ma }] : []
-        } catch {
-          return []
-        }
-      })
+      theirs = publicTcpAddrs(connect.addrs)
       ours = await this.ownAddrs()
-      this.emit({ kind: 'request', peer: id, theirs: theirs.map((t) => t.ma.toString()), ours: ours.map(String) })
+      this.emit({ kind: 'request', peer: id, theirs: theirs.map((t) => t.ma.toString()), ours: ours.map(String), started: false })
       if (ours.length === 0) return fail('no public address of ours is known to tell the peer (no peer has told us what it sees)')
       await lp.write(
         encodeHolePunch(
@@ -255,22 +285,128 @@ export class HolePunch {
     const previous = this.attempts.get(id)
     const n = previous && Date.now() - previous.at < 60_000 ? previous.n + 1 : 1
     this.attempts.set(id, { n, at: Date.now() })
-    await this.punch(peer, theirs, n < 3)
+    const result = await this.punch(peer, theirs, n < 3, false)
+    if (result === 'punched') this.attempts.delete(id)
+    else this.countFailure(id, result)
   }
 
-  private async punch(peer: PeerId, theirs: { host: string; port: number; ma: Multiaddr }[], initiator: boolean): Promise<void> {
+  /** Whether we hold a connection to the peer that does not run through a relay. */
+  private hasDirect(peer: PeerId): boolean {
+    return this.direct(peer) !== undefined
+  }
+
+  private direct(peer: PeerId): Connection | undefined {
+    return this.components.connectionManager.getConnections(peer).find((c) => !isRelayed(c) && c.status === 'open')
+  }
+
+  /** Resolves once identify has run on the connection, or after IDENTIFY_WAIT_MS. */
+  private identified(connection: Connection): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.awaitingIdentify.delete(connection.id)
+        resolve()
+      }
+      const timer = setTimeout(done, IDENTIFY_WAIT_MS)
+      this.awaitingIdentify.set(connection.id, done)
+    })
+  }
+
+  /**
+   * The initiator's side, for a peer that reached us through our relay: up to
+   * three rounds of CONNECT, CONNECT, SYNC over the relayed connection, each
+   * followed by a dial half a round trip after SYNC went out.
+   */
+  private async initiate(connection: Connection): Promise<void> {
+    const peer = connection.remotePeer
     const id = peer.toString()
-    const started = Date.now()
+    await this.identified(connection)
+    let why = 'the relayed connection closed'
+    for (let attempt = 1; attempt <= INITIATOR_ATTEMPTS; attempt++) {
+      if (this.hasDirect(peer)) return
+      if (connection.status !== 'open') break
+      this.stats.started++
+      this.emit({ kind: 'start', peer: id, attempt })
+      let theirs: { host: string; port: number; ma: Multiaddr }[]
+      let rtt: number
+      try {
+        const ours = await this.ownAddrs()
+        if (ours.length === 0) return this.countFailure(id, 'no public address of ours is known to send (no peer has told us what it sees)')
+        const signal = AbortSignal.timeout(STREAM_TIMEOUT_MS)
+        const stream = await connection.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true, signal })
+        const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
+        const sent = performance.now()
+        await lp.write(
+          encodeHolePunch(
+            CONNECT,
+            ours.map((a) => a.bytes),
+          ),
+          { signal },
+        )
+        const answer = decodeHolePunch((await lp.read({ signal })).subarray())
+        rtt = performance.now() - sent
+        if (answer.type !== CONNECT) {
+          stream.abort(new Error('unexpected message'))
+          return this.countFailure(id, `expected CONNECT, got message type ${answer.type}`)
+        }
+        theirs = publicTcpAddrs(answer.addrs)
+        this.emit({ kind: 'request', peer: id, theirs: theirs.map((t) => t.ma.toString()), ours: ours.map(String), started: true })
+        if (theirs.length === 0) {
+          stream.abort(new Error('no address to punch to'))
+          return this.countFailure(id, 'the peer sent no public TCP address to punch to')
+        }
+        await lp.write(encodeHolePunch(SYNC, []), { signal })
+        await stream.close().catch(() => {})
+      } catch (err) {
+        // A peer without DCUtR (or one that refused it) ends here, like go-libp2p's initiator.
+        return this.countFailure(id, `hole punch exchange failed: ${(err as Error).message}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, rtt / 2))
+      const result = await this.punch(peer, theirs, attempt === INITIATOR_ATTEMPTS, true)
+      if (result === 'punched') return
+      why = result
+    }
+    if (!this.hasDirect(peer)) this.countFailure(id, why)
+  }
+
+  private countFailure(peer: string, why: string): void {
+    this.stats.failed++
+    this.emit({ kind: 'failed', peer, why })
+  }
+
+  /** One simultaneous dial: resolves to 'punched', or to why it failed. */
+  private async punch(peer: PeerId, theirs: { host: string; port: number; ma: Multiaddr }[], initiator: boolean, started: boolean): Promise<string> {
+    const id = peer.toString()
+    const began = Date.now()
     try {
       const connection = await this.connectFromListenPort(peer, theirs, initiator)
       this.stats.punched++
-      this.attempts.delete(id)
-      this.emit({ kind: 'punched', peer: id, addr: connection.remoteAddr.toString(), ms: Date.now() - started, initiator })
+      this.emit({ kind: 'punched', peer: id, addr: connection.remoteAddr.toString(), ms: Date.now() - began, initiator, started })
+      return 'punched'
     } catch (err) {
-      this.stats.failed++
-      this.emit({ kind: 'failed', peer: id, why: `no direct connection to ${theirs.map((t) => `${t.host}:${t.port}`).join(', ')}: ${(err as Error).message}` })
+      // The peer's dial may have reached our listener instead of meeting ours.
+      const direct = this.direct(peer)
+      if (direct) {
+        this.stats.punched++
+        this.emit({ kind: 'punched', peer: id, addr: direct.remoteAddr.toString(), ms: Date.now() - began, initiator, started })
+        return 'punched'
+      }
+      return `no direct connection to ${theirs.map((t) => `${t.host}:${t.port}`).join(', ')}: ${(err as Error).message}`
     }
   }
+}
+
+/** The public TCP addresses among a CONNECT message's, with their host and port. */
+function publicTcpAddrs(addrs: Uint8Array[]): { host: string; port: number; ma: Multiaddr }[] {
+  return addrs.flatMap((bytes) => {
+    try {
+      const ma = multiaddr(bytes)
+      const tcp = publicTcp(ma)
+      return tcp ? [{ ...tcp, ma }] : []
+    } catch {
+      return []
+    }
+  })
 }
 
 /** The libp2p service factory. */
