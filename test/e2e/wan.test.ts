@@ -196,6 +196,22 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
       'a direct TCP flow between the NATs',
     )
 
+    // The other way round: a node that no one can dial (behind NAT and, with autorelay off, holding no
+    // relay slot of its own) finds the bridge's relayed address on the DHT and dials it; the bridge,
+    // seeing the inbound relayed connection, starts the hole punch. (That the ledger then flows over
+    // this connection is not asserted yet: in the one run so far the lone node's key had not reached
+    // the bridge 60 s after the punch.)
+    assert.match(out, /relay: holding a slot; nodes behind NAT can reach us at \S+\/p2p-circuit/, out.slice(-3000))
+    const loneHost = await lab.addSiteHost(lab.edge)
+    const lone = await startGoPeer({ version: GO, token, kairos: true, netns: loneHost.ns, bootstrapPeers: lab.bootstrapPeers, extraEnv: { EDGEVPNAUTORELAY: 'false' } })
+    t.after(() => lone.stop())
+    goIds.add(lone.peerId)
+    await waitFor(() => new RegExp(`hole punch: direct connection to ${lone.peerId} at \\S+ after \\d+ ms \\(we started it\\)`).test(out) || undefined, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      what: `a hole punch the bridge started with ${lone.peerId} (bridge output: ${out.slice(-3000)}\nlone node: ${lone.logs().slice(-3000)})`,
+    })
+    assert.match(out, new RegExp(`hole punch: ${lone.peerId} reached us through our relay; starting a hole punch \\(attempt 1\\)`))
     process.kill(-bridge.pid!, 'SIGTERM')
   })
 
