@@ -1,6 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { LedgerData } from '../ledger-access/types.js'
 import { UsageError, UserError } from '../errors.js'
+import { isRelayed } from './nat/reachability.js'
 import type { EdgePeer } from './peer.js'
 
 /**
@@ -141,7 +142,7 @@ export async function pingPeer(peer: EdgePeer, target: PingTarget, opts: PingOpt
       hint: 'it may be offline or behind NAT without a route from here; kairosctl status shows which machines are live',
     })
   }
-  const route: PingRoute = { direct: connection.limits === undefined && !connection.remoteAddr.toString().includes('/p2p-circuit'), remoteAddr: connection.remoteAddr.toString() }
+  const route: PingRoute = { direct: !isRelayed(connection), remoteAddr: connection.remoteAddr.toString() }
   opts.onRoute?.(route)
   const replies: PingReply[] = []
   for (let seq = 1; seq <= opts.count && !opts.signal?.aborted; seq++) {

@@ -12,6 +12,7 @@
  * walker is not asking for more, and after a query that found nobody new
  * waits before the next one, twice as long each time up to a minute.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerInfo } from '@libp2p/interface'
 
 export interface ClosestPeers {
@@ -25,9 +26,6 @@ export const WALK_PAUSE_MAX_MS = 60_000
 const SEEN_LIMIT = 4096
 
 export class PacedRandomWalk {
-  /** Queries started, for tests and the debug log. */
-  queries = 0
-
   constructor(
     private readonly routing: () => ClosestPeers,
     private readonly pause = { min: WALK_PAUSE_MIN_MS, max: WALK_PAUSE_MAX_MS },
@@ -41,8 +39,7 @@ export class PacedRandomWalk {
     let wait = 0
     while (true) {
       signal?.throwIfAborted()
-      if (wait > 0) await sleep(wait, signal)
-      this.queries++
+      if (wait > 0) await sleep(wait, undefined, { signal })
       let fresh = 0
       try {
         for await (const peer of this.routing().getClosestPeers(crypto.getRandomValues(new Uint8Array(32)), { signal })) {
@@ -60,21 +57,6 @@ export class PacedRandomWalk {
       wait = fresh > 0 ? 0 : Math.min(this.pause.max, Math.max(this.pause.min, wait * 2))
     }
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      signal?.removeEventListener('abort', abort)
-      resolve()
-    }
-    function abort(): void {
-      clearTimeout(timer)
-      reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'))
-    }
-    signal?.addEventListener('abort', abort, { once: true })
-  })
 }
 
 /**

@@ -209,7 +209,9 @@ describe('WAN: across two NATs in a simulated internet', { skip, timeout: 600_00
     await waitFor(() => new RegExp(`hole punch: direct connection to ${lone.peerId} at \\S+ after \\d+ ms \\(we started it\\)`).test(out) || undefined, {
       timeoutMs: 120_000,
       intervalMs: 500,
-      what: `a hole punch the bridge started with ${lone.peerId} (bridge output: ${out.slice(-3000)}\nlone node: ${lone.logs().slice(-3000)})`,
+      what: `a hole punch the bridge started with ${lone.peerId}`,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}\nbridge output:\n${out.slice(-3000)}\nlone node:\n${lone.logs().slice(-3000)}`, { cause: err })
     })
     assert.match(out, new RegExp(`hole punch: ${lone.peerId} reached us through our relay; starting a hole punch \\(attempt 1\\)`))
     process.kill(-bridge.pid!, 'SIGTERM')

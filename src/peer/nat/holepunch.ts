@@ -33,7 +33,7 @@ import { isIPv4 } from 'node:net'
 import type { Connection, PeerId, Stream, Transport, Upgrader } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { publicIp } from './reachability.js'
+import { isRelayed, publicIp } from './reachability.js'
 import { dialFromPort, shareListenPort } from './reuseport.js'
 import { socketDialer, upgradeSocket } from '../patches/tcp-socket-dial.js'
 
@@ -67,11 +67,6 @@ interface HolePunchComponents {
   connectionManager: { getConnections(peer?: PeerId): Connection[] }
   upgrader: Upgrader
   events: EventTarget
-}
-
-/** Whether a connection runs through a relay (limited, or dialled at a /p2p-circuit address). */
-export function isRelayed(connection: Connection): boolean {
-  return connection.limits !== undefined || connection.remoteAddr.toString().includes('/p2p-circuit')
 }
 
 /** A protobuf HolePunch message. */
@@ -268,13 +263,7 @@ export class HolePunch {
       ours = await this.ownAddrs()
       this.emit({ kind: 'request', peer: id, theirs: theirs.map((t) => t.ma.toString()), ours: ours.map(String), started: false })
       if (ours.length === 0) return fail('no public address of ours is known to tell the peer (no peer has told us what it sees)')
-      await lp.write(
-        encodeHolePunch(
-          CONNECT,
-          ours.map((a) => a.bytes),
-        ),
-        { signal },
-      )
+      await lp.write(connectMessage(ours), { signal })
       const sync = decodeHolePunch((await lp.read({ signal })).subarray())
       if (sync.type !== SYNC) return fail(`expected SYNC, got message type ${sync.type}`)
       await stream.close().catch(() => {})
@@ -290,11 +279,7 @@ export class HolePunch {
     else this.countFailure(id, result)
   }
 
-  /** Whether we hold a connection to the peer that does not run through a relay. */
-  private hasDirect(peer: PeerId): boolean {
-    return this.direct(peer) !== undefined
-  }
-
+  /** An open connection to the peer that does not run through a relay. */
   private direct(peer: PeerId): Connection | undefined {
     return this.components.connectionManager.getConnections(peer).find((c) => !isRelayed(c) && c.status === 'open')
   }
@@ -323,7 +308,7 @@ export class HolePunch {
     await this.identified(connection)
     let why = 'the relayed connection closed'
     for (let attempt = 1; attempt <= INITIATOR_ATTEMPTS; attempt++) {
-      if (this.hasDirect(peer)) return
+      if (this.direct(peer)) return
       if (connection.status !== 'open') break
       this.stats.started++
       this.emit({ kind: 'start', peer: id, attempt })
@@ -336,13 +321,7 @@ export class HolePunch {
         const stream = await connection.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true, signal })
         const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
         const sent = performance.now()
-        await lp.write(
-          encodeHolePunch(
-            CONNECT,
-            ours.map((a) => a.bytes),
-          ),
-          { signal },
-        )
+        await lp.write(connectMessage(ours), { signal })
         const answer = decodeHolePunch((await lp.read({ signal })).subarray())
         rtt = performance.now() - sent
         if (answer.type !== CONNECT) {
@@ -366,7 +345,7 @@ export class HolePunch {
       if (result === 'punched') return
       why = result
     }
-    if (!this.hasDirect(peer)) this.countFailure(id, why)
+    if (!this.direct(peer)) this.countFailure(id, why)
   }
 
   private countFailure(peer: string, why: string): void {
@@ -376,24 +355,28 @@ export class HolePunch {
 
   /** One simultaneous dial: resolves to 'punched', or to why it failed. */
   private async punch(peer: PeerId, theirs: { host: string; port: number; ma: Multiaddr }[], initiator: boolean, started: boolean): Promise<string> {
-    const id = peer.toString()
     const began = Date.now()
+    let connection: Connection
     try {
-      const connection = await this.connectFromListenPort(peer, theirs, initiator)
-      this.stats.punched++
-      this.emit({ kind: 'punched', peer: id, addr: connection.remoteAddr.toString(), ms: Date.now() - began, initiator, started })
-      return 'punched'
+      connection = await this.connectFromListenPort(peer, theirs, initiator)
     } catch (err) {
       // The peer's dial may have reached our listener instead of meeting ours.
       const direct = this.direct(peer)
-      if (direct) {
-        this.stats.punched++
-        this.emit({ kind: 'punched', peer: id, addr: direct.remoteAddr.toString(), ms: Date.now() - began, initiator, started })
-        return 'punched'
-      }
-      return `no direct connection to ${theirs.map((t) => `${t.host}:${t.port}`).join(', ')}: ${(err as Error).message}`
+      if (!direct) return `no direct connection to ${theirs.map((t) => `${t.host}:${t.port}`).join(', ')}: ${(err as Error).message}`
+      connection = direct
     }
+    this.stats.punched++
+    this.emit({ kind: 'punched', peer: peer.toString(), addr: connection.remoteAddr.toString(), ms: Date.now() - began, initiator, started })
+    return 'punched'
   }
+}
+
+/** CONNECT with our addresses to punch to. */
+function connectMessage(ours: Multiaddr[]): Uint8Array {
+  return encodeHolePunch(
+    CONNECT,
+    ours.map((a) => a.bytes),
+  )
 }
 
 /** The public TCP addresses among a CONNECT message's, with their host and port. */

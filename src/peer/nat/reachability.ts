@@ -79,6 +79,11 @@ for (const [net, bits] of [
 ] as const)
   notPublic.addSubnet(net, bits, 'ipv6')
 
+/** Whether a connection runs through a relay (limited, or dialled at a /p2p-circuit address). */
+export function isRelayed(connection: { limits?: unknown; remoteAddr: { toString(): string } }): boolean {
+  return connection.limits !== undefined || connection.remoteAddr.toString().includes('/p2p-circuit')
+}
+
 /** The IP of an `/ip4/…` or `/ip6/…` multiaddr that is not relayed, when it is a public one. */
 export function publicIp(addr: string): string | undefined {
   if (addr.includes('/p2p-circuit')) return undefined
