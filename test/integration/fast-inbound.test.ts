@@ -40,7 +40,7 @@ function collect(stream: Stream): Promise<Uint8Array> {
 
 let a: PeerHost
 let b: PeerHost
-const received: { protocol: string; from: string; data: Uint8Array }[] = []
+const received: { protocol: string; from: string; data: Uint8Array; window: { capacity: number; size: number } }[] = []
 
 before(async () => {
   a = await host()
@@ -49,7 +49,8 @@ before(async () => {
   assert.ok(fast, 'createHost installs the fast path')
   const keep = (protocol: string, from: PeerId, stream: Stream): void => {
     void collect(stream).then((data) => {
-      received.push({ protocol, from: from.toString(), data })
+      const { recvWindowCapacity: capacity, recvWindow: size } = stream as unknown as { recvWindowCapacity: number; recvWindow: number }
+      received.push({ protocol, from: from.toString(), data, window: { capacity, size } })
       stream.send(data) // echo, then close our side
       return stream.close()
     })
@@ -86,6 +87,20 @@ test('a registered protocol reaches the fast handler, bytes and remote peer inta
   assert.equal(last.from, a.peerId.toString())
   assert.deepEqual(last.data, payload)
   assert.equal(fast.stats.fast, before + 1)
+})
+
+test('a fast-path stream updates its window only once half of it is used, and more than a window arrives whole', async () => {
+  const small = Uint8Array.from({ length: 3000 }, (_, i) => i % 253)
+  await roundTrip([FAST], small)
+  const quiet = received.at(-1)!
+  assert.equal(quiet.protocol, `fast ${FAST}`)
+  // No update was sent for 3000 bytes: the capacity still lacks them.
+  assert.ok(quiet.window.size - quiet.window.capacity >= small.length, `window ${JSON.stringify(quiet.window)}`)
+  // Four windows' worth needs the updates to come: collect() gives up after 10 s otherwise.
+  const big = Uint8Array.from({ length: 4 * 256 * 1024 + 17 }, (_, i) => (i * 7) % 256)
+  const { echo } = await roundTrip([FAST], big)
+  assert.deepEqual(received.at(-1)!.data, big)
+  assert.deepEqual(echo, big)
 })
 
 test('another protocol goes through libp2p as before', async () => {

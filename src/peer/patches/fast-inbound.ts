@@ -49,9 +49,10 @@ const byHost = new WeakMap<object, FastInbound>()
 
 /**
  * All hosts of this process: muxers whose inbound-stream listener was
- * intercepted, streams taken by the fast path, and streams handed to libp2p.
+ * intercepted, streams taken by the fast path, streams handed to libp2p, and
+ * fast-path streams whose window updates were made lazy.
  */
-export const fastInboundStats = { muxers: 0, fast: 0, passed: 0 }
+export const fastInboundStats = { muxers: 0, fast: 0, passed: 0, lazyWindows: 0 }
 
 /** The fast path of a host made by createHost (undefined for other libp2p nodes). */
 export function fastInboundOf(host: object): FastInbound | undefined {
@@ -122,6 +123,7 @@ export class FastInbound {
       const peer = route ? remotePeer() : undefined
       if (route) {
         stream.protocol = route.protocol
+        lazyWindowUpdates(stream)
         stream.send(route.opening)
         seen = seen.subarray(route.opening.length)
       }
@@ -158,6 +160,39 @@ export class FastInbound {
     stream.addEventListener('message', onMessage)
     stream.addEventListener('remoteCloseWrite', giveUp)
   }
+}
+
+/** The part of @libp2p/yamux's stream (8.0.3, dist/src/stream.js) that window updates use. */
+interface YamuxWindow {
+  state: number
+  recvWindow: number
+  recvWindowCapacity: number
+  sendWindowUpdate(): void
+}
+
+const ESTABLISHED = 3 // StreamState.Established
+
+/**
+ * Window updates only once half the receive window is used, as go-yamux sends
+ * them (`sendWindowUpdate` in its stream.go). @libp2p/yamux sends one after
+ * every data frame, so each of Go's one-packet streams cost us a window update
+ * frame (a Noise message of its own) besides the echo and the FIN, for a
+ * stream that ends right after. The first frame we send still carries the ACK,
+ * and a paused stream keeps its own handling: only an established stream with
+ * more than half its window left skips the update. Returns whether the stream
+ * had the expected shape (a stream of another muxer keeps its own updates).
+ */
+export function lazyWindowUpdates(stream: unknown): boolean {
+  const s = stream as Partial<YamuxWindow>
+  if (typeof s.sendWindowUpdate !== 'function' || typeof s.recvWindow !== 'number' || typeof s.recvWindowCapacity !== 'number' || typeof s.state !== 'number') return false
+  const eager = s.sendWindowUpdate.bind(stream)
+  const y = s as YamuxWindow
+  y.sendWindowUpdate = () => {
+    if (y.state === ESTABLISHED && y.recvWindowCapacity * 2 >= y.recvWindow) return
+    eager()
+  }
+  fastInboundStats.lazyWindows++
+  return true
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array, n: number): boolean {
