@@ -2,7 +2,8 @@
  * batchSocketWrites on a real loopback TCP socket pair, with a stand-in for
  * @libp2p/tcp's connection class: writes of one event-loop turn leave
  * together and in order, back-pressure is signalled and always followed by a
- * 'drain', close sends what is pending first, reset drops it.
+ * 'drain', close sends what is pending first, reset drops it; a Noise
+ * connection's messages of one turn are sealed together, in order.
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -14,6 +15,7 @@ import { batchSocketWrites } from '../../src/peer/patches/write-batching.js'
 /** The parts of @libp2p/tcp's TCPSocketMultiaddrConnection that batching replaces or uses. */
 class FakeTcpConnection {
   readonly events: string[] = []
+  writeStatus = 'writable'
   closed = false
   reset = false
   constructor(readonly socket: Socket) {
@@ -125,6 +127,40 @@ test('close sends what is pending first; reset drops it', async () => {
   resetting.sendReset()
   assert.equal(resetting.reset, true)
   assert.equal((await b.received).length, 0)
+})
+
+/** A stand-in for @libp2p/noise's connection: "sealing" numbers each message, so order and count show. */
+class FakeNoise {
+  sealed = 0
+  constructor(readonly stream: FakeTcpConnection) {}
+  encrypt(chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
+    const plain = chunk instanceof Uint8Array ? chunk : chunk.subarray()
+    return new Uint8ArrayList(Uint8Array.of(0xee, ++this.sealed, plain.length >> 8, plain.length & 0xff), plain)
+  }
+  sendData(data: Uint8ArrayList): { sentBytes: number; canSendMore: boolean } {
+    return this.stream.sendData(this.encrypt(data))
+  }
+}
+
+test("a Noise connection's writes of one turn are sealed as one message, in order with the raw ones", async () => {
+  const { client, received } = await pair()
+  const conn = new FakeTcpConnection(client)
+  const noise = new FakeNoise(conn)
+  assert.equal(batchSocketWrites(conn)!.mergeNoise(noise), true)
+  conn.sendData(new Uint8ArrayList(bytes(3, 1))) // e.g. the end of the handshake, written raw
+  for (let i = 0; i < 5; i++) noise.sendData(new Uint8ArrayList(bytes(12, i), bytes(100, i)))
+  assert.equal(noise.sealed, 0, 'nothing is sealed during the turn')
+  await new Promise((r) => setImmediate(r))
+  assert.equal(noise.sealed, 1, 'five writes, one message')
+  // The connection starts to close: what is merged is sealed before the late write.
+  noise.sendData(new Uint8ArrayList(bytes(7, 7)))
+  conn.writeStatus = 'closing'
+  noise.sendData(new Uint8ArrayList(bytes(9, 9)))
+  assert.equal(noise.sealed, 3)
+  await conn.sendClose()
+  const merged = Buffer.concat(Array.from({ length: 5 }, (_, i) => Buffer.concat([bytes(12, i), bytes(100, i)])))
+  const expected = Buffer.concat([bytes(3, 1), Buffer.of(0xee, 1, 560 >> 8, 560 & 0xff), merged, Buffer.of(0xee, 2, 0, 7), bytes(7, 7), Buffer.of(0xee, 3, 0, 9), bytes(9, 9)])
+  assert.deepEqual(new Uint8Array(await received), new Uint8Array(expected))
 })
 
 test('anything that is not a TCP connection is left alone', () => {

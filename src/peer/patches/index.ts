@@ -2,6 +2,7 @@ import type { Connection, ConnectionEncrypter, StreamMuxerFactory } from '@libp2
 import { FastInbound, fastInboundStats } from './fast-inbound.js'
 import { gossipOutboundLimitStats, liftOutboundLimit } from './gossip-outbound-limit.js'
 import { tcpSocketDialStats } from './tcp-socket-dial.js'
+import { noiseReaderStats } from './noise-reader.js'
 import { withBatchedWrites, writeBatchingStats } from './write-batching.js'
 
 /**
@@ -31,14 +32,21 @@ export const libp2pPatches: readonly LibP2pPatch[] = [
     file: 'src/peer/patches/fast-inbound.ts',
     writtenAgainst: { libp2p: '3.3.11', '@libp2p/yamux': '8.0.3', '@libp2p/utils': '7.4.1' },
     stats: fastInboundStats,
-    effects: ['muxers', 'fast'],
+    effects: ['muxers', 'fast', 'lazyWindows'],
   },
   {
     name: 'batched socket writes',
     file: 'src/peer/patches/write-batching.ts',
-    writtenAgainst: { '@libp2p/tcp': '11.0.28', '@libp2p/utils': '7.4.1' },
+    writtenAgainst: { '@libp2p/tcp': '11.0.28', '@libp2p/noise': '17.0.3', '@libp2p/utils': '7.4.1' },
     stats: writeBatchingStats,
-    effects: ['batched', 'flushes'],
+    effects: ['batched', 'flushes', 'merged', 'messagesSaved'],
+  },
+  {
+    name: 'Noise length prefixes read without throwing',
+    file: 'src/peer/patches/noise-reader.ts',
+    writtenAgainst: { '@libp2p/noise': '17.0.3', '@libp2p/utils': '7.4.1' },
+    stats: noiseReaderStats,
+    effects: ['patched'],
   },
   {
     name: 'gossipsub outbound message limit',
