@@ -17,8 +17,16 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  * options)` awaits `this._connect(ma, options)` for its socket, wraps it with
  * toMultiaddrConnection and calls `options.upgrader.upgradeOutbound(maConn,
  * options)`, which with `initiator: false` takes the listener's side of the
- * handshakes. tcpSocketDialStats counts patched transports and upgraded
- * sockets; test/integration/libp2p-patches.test.ts fails when they stay at zero.
+ * handshakes and makes the connection inbound. The multiaddr connection
+ * itself stays outbound, though, and the stream muxer takes its role from
+ * that: yamux would open odd stream ids as a client while the peer, the
+ * security handshake's initiator, is the yamux client too, and the first
+ * stream either side opens ends the connection ("Both endpoints are
+ * clients"). So with `initiator: false` the multiaddr connection is made
+ * inbound before the upgrade, as go-libp2p makes the connection inbound for
+ * the simultaneous-connect side that is not the client.
+ * tcpSocketDialStats counts patched transports and upgraded sockets;
+ * test/integration/libp2p-patches.test.ts fails when they stay at zero.
  */
 export const tcpSocketDialStats = { transports: 0, upgraded: 0 }
 
@@ -48,8 +56,19 @@ export function socketDialer(transports: Transport[]): Transport | undefined {
 /** Runs a connected socket through the TCP transport's upgrade; `initiator: false` takes the listener's role. */
 export async function upgradeSocket(transport: Transport, socket: Socket, remoteAddr: Multiaddr, options: { upgrader: Upgrader; signal: AbortSignal; initiator: boolean }): Promise<Connection> {
   socket.setNoDelay(true)
-  const dialOptions: Parameters<Transport['dial']>[1] & { [SOCKET]: Socket } = { ...options, [SOCKET]: socket }
+  const upgrader = options.initiator ? options.upgrader : responderUpgrader(options.upgrader)
+  const dialOptions: Parameters<Transport['dial']>[1] & { [SOCKET]: Socket } = { ...options, upgrader, [SOCKET]: socket }
   const connection = await transport.dial(remoteAddr, dialOptions)
   tcpSocketDialStats.upgraded++
   return connection
+}
+
+/** The upgrader, with the multiaddr connection turned inbound before an outbound upgrade (the muxer's role follows it). */
+function responderUpgrader(upgrader: Upgrader): Upgrader {
+  const wrapped = Object.create(upgrader) as Upgrader
+  wrapped.upgradeOutbound = (maConn, opts) => {
+    maConn.direction = 'inbound'
+    return upgrader.upgradeOutbound(maConn, opts)
+  }
+  return wrapped
 }
