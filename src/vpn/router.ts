@@ -33,6 +33,8 @@ export interface RouterStats {
   droppedNoRoute: number
   droppedQueueFull: number
   droppedSendError: number
+  /** Inbound packets dropped because TUN_QUEUE_LIMIT were waiting for the TUN device. */
+  droppedTunQueueFull: number
   rejectedStreams: number
   /** Inbound streams refused because MAX_INBOUND_STREAMS were already open. */
   rejectedStreamsBusy: number
@@ -73,6 +75,7 @@ export function emptyRouterStats(): RouterStats {
     droppedNoRoute: 0,
     droppedQueueFull: 0,
     droppedSendError: 0,
+    droppedTunQueueFull: 0,
     rejectedStreams: 0,
     rejectedStreamsBusy: 0,
     streamsOpened: 0,
@@ -81,6 +84,9 @@ export function emptyRouterStats(): RouterStats {
     inboundStreamsPeak: 0,
   }
 }
+
+/** Inbound packets waiting for the TUN device at most (a turn's worth); more are dropped. */
+export const TUN_QUEUE_LIMIT = 512
 
 /** How long a link may wait for its stream or the connection without progress (Go's per-frame timeout is 15 s). */
 const SEND_TIMEOUT_MS = 15_000
@@ -263,6 +269,8 @@ export class VpnRouter {
   readonly stats: RouterStats = emptyRouterStats()
   private running = false
   private readonly links = new Map<string, PeerLink>()
+  private readonly tunQueue: Uint8Array[] = []
+  private tunFlush?: NodeJS.Immediate
   private readonly peerIds = new Map<string, PeerId>()
   private inFlight = 0
   private readonly traffic = new Map<string, PeerTraffic>()
@@ -436,6 +444,26 @@ export class VpnRouter {
   }
 
   /**
+   * Queues a packet for the TUN device; the queue is written once the turn's
+   * socket writes (the multistream echo that Go's sender waits for) are out.
+   */
+  private toTun(packet: Uint8Array): void {
+    if (this.tunQueue.length >= TUN_QUEUE_LIMIT) {
+      this.stats.droppedTunQueueFull++
+      return
+    }
+    this.tunQueue.push(packet)
+    this.tunFlush ??= setImmediate(() => {
+      this.tunFlush = undefined
+      for (const p of this.tunQueue.splice(0)) {
+        this.opts.tun.write(p).catch((err: Error) => {
+          if (this.running) this.log(`TUN write failed: ${err.message}`)
+        })
+      }
+    })
+  }
+
+  /**
    * Delivers the packets of an inbound stream as its data arrives (event
    * listeners rather than an async iterator: Go opens a stream per packet,
    * so the per-stream cost is the inbound data plane's cost).
@@ -461,9 +489,7 @@ export class VpnRouter {
         this.stats.received++
         traffic.packetsIn++
         traffic.bytesIn += packet.length
-        this.opts.tun.write(packet).catch((err: Error) => {
-          if (this.running) this.log(`TUN write failed: ${err.message}`)
-        })
+        this.toTun(packet)
       }
     })
     const done = (): void => {

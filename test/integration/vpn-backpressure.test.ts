@@ -10,16 +10,17 @@
  * again, packets flow. Several stalls in a row, as sustained load produces.
  *
  * Inbound: a peer that opens VPN streams and never finishes them gets at most
- * MAX_INBOUND_STREAMS of them held open; the rest are reset.
+ * MAX_INBOUND_STREAMS of them held open; the rest are reset. A burst of more
+ * packets in one turn than TUN_QUEUE_LIMIT: the rest are dropped and counted.
  */
 import '../../src/polyfill.js'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { test } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MAX_INBOUND_STREAMS, VPN_PROTOCOL, VpnRouter } from '../../src/vpn/router.js'
+import { MAX_INBOUND_STREAMS, TUN_QUEUE_LIMIT, VPN_PROTOCOL, VpnRouter } from '../../src/vpn/router.js'
 import type { Tun } from '../../src/vpn/tun/index.js'
-import { host, identified, MemoryTun, packet, until } from '../helpers/vpn.js'
+import { host, identified, MemoryTun, packet, seqOf, until } from '../helpers/vpn.js'
 
 /** A TCP relay to `port` on loopback whose reading from the dialling side can be stopped and resumed. */
 async function relay(port: number): Promise<{ port: number; stall(): void; resume(): void; close(): void }> {
@@ -134,4 +135,32 @@ test(`inbound: at most ${MAX_INBOUND_STREAMS} unfinished VPN streams are held op
   // Finished streams free their places.
   for (const s of opened.slice(0, 100)) await s.close().catch(() => s.abort(new Error('done')))
   await until(() => rb.stats.inboundStreams === MAX_INBOUND_STREAMS - 100, 'the places of finished streams released')
+})
+
+test(`inbound: at most ${TUN_QUEUE_LIMIT} packets of one turn wait for the TUN device; the rest are dropped and counted`, async (t) => {
+  const b = await host()
+  const tb = new MemoryTun()
+  const rb = new VpnRouter({ host: b, tun: tb as unknown as Tun, route: () => undefined, accept: () => true })
+  t.after(() => b.stop())
+  // A stream whose one message holds more whole packets than the queue takes, as a burst read at once.
+  const stream = new EventTarget() as EventTarget & { remoteWriteStatus: string; close(): Promise<void> }
+  stream.remoteWriteStatus = 'open'
+  stream.close = async () => {}
+  const total = TUN_QUEUE_LIMIT + 88
+  const burst = Buffer.concat(Array.from({ length: total }, (_, i) => packet(i, '10.1.0.2', 100)))
+  ;(rb as unknown as { inbound(s: unknown, p: unknown): void }).inbound(stream, b.peerId)
+  stream.dispatchEvent(Object.assign(new Event('message'), { data: new Uint8Array(burst) }))
+  assert.equal(tb.written.length, 0, 'nothing is written during the turn')
+  await new Promise((r) => setImmediate(r))
+  assert.equal(tb.written.length, TUN_QUEUE_LIMIT)
+  assert.equal(rb.stats.droppedTunQueueFull, total - TUN_QUEUE_LIMIT)
+  assert.deepEqual(
+    tb.written.map(seqOf),
+    Array.from({ length: TUN_QUEUE_LIMIT }, (_, i) => i),
+    'the first packets, in order',
+  )
+  // The next turn has the whole queue again.
+  stream.dispatchEvent(Object.assign(new Event('message'), { data: packet(total, '10.1.0.2', 100) }))
+  await new Promise((r) => setImmediate(r))
+  assert.equal(seqOf(tb.written.at(-1)!), total)
 })
