@@ -136,6 +136,7 @@ export function prometheusText(s: MetricsSnapshot): string {
         [{ reason: 'no_route' }, stats.droppedNoRoute],
         [{ reason: 'queue_full' }, stats.droppedQueueFull],
         [{ reason: 'send_error' }, stats.droppedSendError],
+        [{ reason: 'tun_queue_full' }, stats.droppedTunQueueFull],
       ]),
       family('kairosctl_vpn_peer_packets_total', 'counter', 'IP packets exchanged with each peer, by direction.', perPeer('packetsOut', 'packetsIn')),
       family('kairosctl_vpn_peer_bytes_total', 'counter', 'Bytes of IP packets exchanged with each peer, by direction.', perPeer('bytesOut', 'bytesIn')),
@@ -145,6 +146,10 @@ export function prometheusText(s: MetricsSnapshot): string {
         [{ reason: 'too_many_open' }, stats.rejectedStreamsBusy],
       ]),
       family('kairosctl_vpn_inbound_streams', 'gauge', 'Inbound VPN streams open now.', [[{}, stats.inboundStreams]]),
+      family('kairosctl_vpn_inbound_streams_total', 'counter', 'Inbound VPN streams accepted, by the way in (light: yamux frames handled without a stream object).', [
+        [{ way: 'light' }, stats.acceptedLight],
+        [{ way: 'stream' }, stats.acceptedStreams],
+      ]),
       family(
         'kairosctl_vpn_queue_depth',
         'gauge',

@@ -2,7 +2,7 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ipDestination, PacketFramer } from './packet.js'
 import type { Tun } from './tun/index.js'
-import { fastInboundOf } from '../peer/patches/index.js'
+import { fastInboundOf, type LightSink } from '../peer/patches/index.js'
 
 /** EdgeVPN's VPN protocol: raw IP packets, no framing. */
 export const VPN_PROTOCOL = '/edgevpn/0.1'
@@ -44,6 +44,9 @@ export interface RouterStats {
   /** Inbound VPN streams open now, and the most open at once. */
   inboundStreams: number
   inboundStreamsPeak: number
+  /** Inbound VPN streams accepted on the light way (frames below the stream objects) and as stream objects. */
+  acceptedLight: number
+  acceptedStreams: number
 }
 
 /** Packets and bytes exchanged with one peer. */
@@ -82,6 +85,8 @@ export function emptyRouterStats(): RouterStats {
     drainWaits: 0,
     inboundStreams: 0,
     inboundStreamsPeak: 0,
+    acceptedLight: 0,
+    acceptedStreams: 0,
   }
 }
 
@@ -323,7 +328,11 @@ export class VpnRouter {
       maxOutboundStreams: 4096,
       force: true,
     })
-    fastInboundOf(this.opts.host)?.handle(VPN_PROTOCOL, (stream, peer) => this.inbound(stream, peer))
+    fastInboundOf(this.opts.host)?.handle(
+      VPN_PROTOCOL,
+      (stream, peer) => this.inbound(stream, peer),
+      (peer) => this.lightInbound(peer),
+    )
     this.opts.host.addEventListener('peer:disconnect', this.forgetIdleLinks)
     void this.readLoop()
   }
@@ -464,34 +473,71 @@ export class VpnRouter {
   }
 
   /**
-   * Delivers the packets of an inbound stream as its data arrives (event
-   * listeners rather than an async iterator: Go opens a stream per packet,
-   * so the per-stream cost is the inbound data plane's cost).
+   * Admits an inbound VPN stream: the peer must be in the machines bucket and
+   * fewer than MAX_INBOUND_STREAMS may be open. Returns why it is refused, or
+   * undefined once it is counted as open.
    */
-  private inbound(stream: Stream, remotePeer: PeerId): void {
+  private admit(remotePeer: PeerId, light: boolean): string | undefined {
     if (!this.opts.accept(remotePeer.toString())) {
       this.stats.rejectedStreams++
-      stream.abort(new Error('peer is not in the machines bucket'))
-      return
+      return 'peer is not in the machines bucket'
     }
     if (this.stats.inboundStreams >= MAX_INBOUND_STREAMS) {
       this.stats.rejectedStreamsBusy++
-      stream.abort(new Error('too many VPN streams open'))
-      return
+      return 'too many VPN streams open'
     }
     this.stats.inboundStreamsPeak = Math.max(this.stats.inboundStreamsPeak, ++this.stats.inboundStreams)
-    stream.addEventListener('close', () => this.stats.inboundStreams--, { once: true })
+    if (light) this.stats.acceptedLight++
+    else this.stats.acceptedStreams++
+    return undefined
+  }
+
+  /** Takes an inbound stream's bytes as they arrive: whole packets go to the TUN queue. */
+  private receiver(remotePeer: PeerId): (bytes: Uint8Array) => void {
     const framer = new PacketFramer()
     const traffic = this.trafficOf(remotePeer.toString())
-    stream.addEventListener('message', (evt) => {
-      const bytes = evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()
+    return (bytes) => {
       for (const packet of framer.push(bytes)) {
         this.stats.received++
         traffic.packetsIn++
         traffic.bytesIn += packet.length
         this.toTun(packet)
       }
-    })
+    }
+  }
+
+  /**
+   * An inbound stream on the fast inbound path's light way (no stream object,
+   * src/peer/patches/fast-inbound.ts): the same admission and delivery as
+   * `inbound`; a refused stream is reset by the muxer.
+   */
+  private lightInbound(remotePeer: PeerId): LightSink | undefined {
+    if (this.admit(remotePeer, true) !== undefined) return undefined
+    let open = true
+    return {
+      data: this.receiver(remotePeer),
+      end: () => {
+        if (!open) return
+        open = false
+        this.stats.inboundStreams--
+      },
+    }
+  }
+
+  /**
+   * Delivers the packets of an inbound stream as its data arrives (event
+   * listeners rather than an async iterator: Go opens a stream per packet,
+   * so the per-stream cost is the inbound data plane's cost).
+   */
+  private inbound(stream: Stream, remotePeer: PeerId): void {
+    const refused = this.admit(remotePeer, false)
+    if (refused !== undefined) {
+      stream.abort(new Error(refused))
+      return
+    }
+    stream.addEventListener('close', () => this.stats.inboundStreams--, { once: true })
+    const deliver = this.receiver(remotePeer)
+    stream.addEventListener('message', (evt) => deliver(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()))
     const done = (): void => {
       stream.close().catch(() => stream.abort(new Error('VPN stream failed')))
     }

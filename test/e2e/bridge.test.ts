@@ -98,6 +98,8 @@ for (const version of ['v0.35.3', 'v0.34.0']) {
         assert.ok(Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]) > 0, `${name} in:\n${metrics}`)
       }
       assert.match(metrics, /^kairosctl_vpn_packets_dropped_total\{reason="queue_full"\} \d+$/m)
+      // Go sends each packet on a stream of its own: those streams took the light way in.
+      assert.match(metrics, /^kairosctl_vpn_inbound_streams_total\{way="light"\} [1-9]\d*$/m)
       assert.match(metrics, /^kairosctl_connections\{direction="outbound",type="direct"\} [1-9]\d*$/m)
 
       // SIGTERM: exit 0 and the interface is gone.

@@ -17,6 +17,10 @@ import { fastInboundOf, libp2pPatches, type LibP2pPatch } from '../../src/peer/p
 import { waitUntil, withTimeout } from '../helpers/wait.js'
 
 const PROTOCOL = '/kctl-test/patches/1'
+const LIGHT = '/kctl-test/patches-light/1'
+const lightBytes: Uint8Array[] = []
+let lightEnded: () => void
+const lightDone = new Promise<void>((resolve) => (lightEnded = resolve))
 const TOPIC = 'kctl-test-patches'
 
 function installed(pkg: string): string {
@@ -65,6 +69,11 @@ before(async () => {
       return stream.close()
     })
   })
+  fastInboundOf(b)!.handle(
+    LIGHT,
+    () => {},
+    () => ({ data: (bytes) => lightBytes.push(bytes.slice()), end: () => lightEnded() }),
+  )
   a.services.pubsub.subscribe(TOPIC)
   b.services.pubsub.subscribe(TOPIC)
   await a.dial(b.getMultiaddrs()[0])
@@ -83,6 +92,12 @@ test('two hosts exchange a stream and a gossip message, and every libp2p patch t
   stream.send(payload)
   await stream.close()
   assert.deepEqual(await withTimeout(echo, 10_000, 'the echo of the fast-path stream'), payload)
+
+  const light = await a.dialProtocol(b.peerId, [LIGHT])
+  light.send(payload)
+  await light.close()
+  await withTimeout(lightDone, 10_000, 'the end of the light stream')
+  assert.deepEqual(new Uint8Array(Buffer.concat(lightBytes)), payload)
 
   const gossip = new Promise<Uint8Array>((resolve) => {
     b.services.pubsub.addEventListener('message', (evt) => {

@@ -37,10 +37,13 @@ const snapshot: MetricsSnapshot = {
       droppedNoRoute: 1,
       droppedQueueFull: 2,
       droppedSendError: 3,
+      droppedTunQueueFull: 15,
       rejectedStreams: 4,
       rejectedStreamsBusy: 8,
       streamsOpened: 5,
       inboundStreams: 9,
+      acceptedLight: 13,
+      acceptedStreams: 14,
     },
     queued: new Map([
       ['12D3KooWB', 3],
@@ -100,9 +103,12 @@ test('metrics in Prometheus text: ledger, connections by type, VPN packets, drop
   assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="no_route"}'), 1)
   assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="queue_full"}'), 2)
   assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="send_error"}'), 3)
+  assert.equal(s.get('kairosctl_vpn_packets_dropped_total{reason="tun_queue_full"}'), 15)
   assert.equal(s.get('kairosctl_vpn_streams_rejected_total{reason="not_in_machines"}'), 4)
   assert.equal(s.get('kairosctl_vpn_streams_rejected_total{reason="too_many_open"}'), 8)
   assert.equal(s.get('kairosctl_vpn_inbound_streams'), 9)
+  assert.equal(s.get('kairosctl_vpn_inbound_streams_total{way="light"}'), 13)
+  assert.equal(s.get('kairosctl_vpn_inbound_streams_total{way="stream"}'), 14)
   assert.equal(s.get('kairosctl_vpn_peer_packets_total{peer="12D3KooWA",direction="out"}'), 11)
   assert.equal(s.get('kairosctl_vpn_peer_packets_total{peer="12D3KooWA",direction="in"}'), 12)
   assert.equal(s.get('kairosctl_vpn_peer_bytes_total{peer="12D3KooWA",direction="out"}'), 1100)

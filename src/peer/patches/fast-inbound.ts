@@ -27,6 +27,19 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  */
 export type FastHandler = (stream: Stream, remotePeer: PeerId) => void
 
+/**
+ * Where the bytes of a light inbound stream go (see `lighten` below): `data`
+ * gets the bytes after the protocol opening as they arrive, `end` is called
+ * once, when the remote closes or resets the stream or the connection ends.
+ */
+export interface LightSink {
+  data(bytes: Uint8Array): void
+  end(): void
+}
+
+/** Takes a light inbound stream from a peer (a sink), or refuses it (undefined: the stream is reset). */
+export type LightOpener = (remotePeer: PeerId) => LightSink | undefined
+
 const MSS_HEADER = '/multistream/1.0.0'
 
 /** One multistream-select message: varint length, then the line with its newline. */
@@ -40,6 +53,7 @@ interface Route {
   protocol: string
   opening: Uint8Array
   handler: FastHandler
+  light?: LightOpener
 }
 
 type StreamListener = (evt: CustomEvent<Stream>) => void
@@ -49,10 +63,13 @@ const byHost = new WeakMap<object, FastInbound>()
 
 /**
  * All hosts of this process: muxers whose inbound-stream listener was
- * intercepted, streams taken by the fast path, streams handed to libp2p, and
- * fast-path streams whose window updates were made lazy.
+ * intercepted, streams taken by the fast path, streams handed to libp2p,
+ * fast-path streams whose window updates were made lazy, muxers whose frames
+ * pass through the light path, light streams (taken, refused with a reset,
+ * reset for overrunning their window) and streams that started on the light
+ * path and were handed back to the muxer.
  */
-export const fastInboundStats = { muxers: 0, fast: 0, passed: 0, lazyWindows: 0 }
+export const fastInboundStats = { muxers: 0, fast: 0, passed: 0, lazyWindows: 0, lightMuxers: 0, light: 0, lightRefused: 0, lightOverrun: 0, lightPromoted: 0 }
 
 /** The fast path of a host made by createHost (undefined for other libp2p nodes). */
 export function fastInboundOf(host: object): FastInbound | undefined {
@@ -60,8 +77,8 @@ export function fastInboundOf(host: object): FastInbound | undefined {
 }
 
 export class FastInbound {
-  /** Inbound streams taken by the fast path, and those handed to libp2p. */
-  readonly stats = { fast: 0, passed: 0 }
+  /** Inbound streams taken by the fast path, those handed to libp2p, and those taken as light streams. */
+  readonly stats = { fast: 0, passed: 0, light: 0 }
   private readonly routes: Route[] = []
   private connections?: () => Connection[]
 
@@ -71,14 +88,20 @@ export class FastInbound {
     byHost.set(host, this)
   }
 
-  handle(protocol: string, handler: FastHandler): void {
+  /**
+   * Registers a protocol. With `light`, its streams on yamux connections skip
+   * the stream objects too: the muxer's frames go to the sink `light` returns
+   * (see `lighten`); `handler` still serves the streams that do not take that
+   * way (other muxers, a peer not known yet).
+   */
+  handle(protocol: string, handler: FastHandler, light?: LightOpener): void {
     this.unhandle(protocol)
     const header = mssLine(MSS_HEADER)
     const line = mssLine(protocol)
     const opening = new Uint8Array(header.length + line.length)
     opening.set(header)
     opening.set(line, header.length)
-    this.routes.push({ protocol, opening, handler })
+    this.routes.push({ protocol, opening, handler, light })
   }
 
   unhandle(protocol: string): void {
@@ -109,8 +132,145 @@ export class FastInbound {
       const libp2p = listener as StreamListener
       fastInboundStats.muxers++
       add(type, (evt: CustomEvent<Stream>) => this.inbound(evt, libp2p, remotePeer), options)
+      this.lighten(muxer, remotePeer)
     }
     return muxer
+  }
+
+  /**
+   * The light path, below the stream objects. Go EdgeVPN sends every VPN
+   * packet on a stream of its own and waits for our protocol echo before its
+   * worker sends the next one, so the time from a stream's first frame to our
+   * echo bounds Go → us throughput. A yamux stream object (event targets,
+   * loggers, buffers, an abort signal) costs more than the packet it carries.
+   * Here the muxer's frames are looked at first: a new inbound stream (SYN)
+   * waits in a small table until its first bytes show whether they are the
+   * opening of a route with a light opener. If they are, the echo goes out in
+   * the frame that acknowledges the stream (ACK), the rest of its bytes go to
+   * the route's sink, and its later frames are handled here: data to the sink,
+   * a window update once half the window is used (as go-yamux sends them), a
+   * reset when the peer overruns the window, and on the remote FIN our FIN.
+   * Anything else (another protocol, a stream that ends or resets before its
+   * opening is complete, a peer not known yet, a full table) is replayed into
+   * the muxer frame by frame and takes the usual way, with its bytes intact.
+   *
+   * Relies on @libp2p/yamux 8.0.3's muxer (dist/src/muxer.js): `onData` calls
+   * `this.handleFrame(frame)` for every decoded frame (so an own property
+   * takes its place), `sendFrame(header, data)` encodes and sends a frame,
+   * `client` gives the parity of our stream ids, and `abort`,
+   * `onTransportClosed` and `close` end the muxer.
+   */
+  private lighten(muxer: StreamMuxer, remotePeer: () => PeerId | undefined): void {
+    const m = muxer as unknown as Partial<YamuxInternals>
+    if (typeof m.handleFrame !== 'function' || typeof m.sendFrame !== 'function' || typeof m.client !== 'boolean') return
+    const y = m as YamuxInternals
+    const original = y.handleFrame.bind(muxer)
+    const sendFrame = y.sendFrame.bind(muxer)
+    const send = (type: number, flag: number, streamID: number, length: number, data?: Uint8Array): void => {
+      try {
+        sendFrame({ type, flag, streamID, length }, data)
+      } catch {
+        // the connection is closing; its end reaches every light stream
+      }
+    }
+    const table = new Map<number, LightEntry>()
+    const endAll = (): void => {
+      const entries = [...table.values()]
+      table.clear()
+      for (const e of entries) e.sink?.end()
+    }
+    for (const name of ['abort', 'onTransportClosed', 'close'] as const) {
+      const inner: (...args: unknown[]) => unknown = y[name].bind(muxer)
+      y[name] = (...args: unknown[]) => {
+        endAll()
+        return inner(...args)
+      }
+    }
+    const promote = (id: number, entry: LightEntry): void => {
+      table.delete(id)
+      fastInboundStats.lightPromoted++
+      for (const frame of entry.frames) original(frame)
+    }
+    const finish = (id: number, entry: LightEntry): void => {
+      table.delete(id)
+      entry.sink?.end()
+    }
+    /** Data, window and flags of a frame of a light stream that has its sink. */
+    const carry = (id: number, entry: LightEntry, sink: LightSink, flag: number, bytes: Uint8Array | undefined, length: number): void => {
+      entry.unacked += length
+      if (entry.unacked > LIGHT_WINDOW) {
+        fastInboundStats.lightOverrun++
+        send(WINDOW_UPDATE, RST, id, 0)
+        return finish(id, entry)
+      }
+      if (bytes && bytes.length > 0) {
+        try {
+          sink.data(bytes)
+        } catch {
+          send(WINDOW_UPDATE, RST, id, 0)
+          return finish(id, entry)
+        }
+      }
+      if ((flag & RST) !== 0) return finish(id, entry)
+      if ((flag & FIN) !== 0) {
+        send(WINDOW_UPDATE, FIN, id, 0)
+        return finish(id, entry)
+      }
+      if (entry.unacked * 2 >= LIGHT_WINDOW) {
+        send(WINDOW_UPDATE, 0, id, entry.unacked)
+        entry.unacked = 0
+      }
+    }
+    y.handleFrame = (frame: YamuxFrame): void => {
+      const { streamID: id, type, flag } = frame.header
+      if (id === 0 || type > WINDOW_UPDATE) return original(frame)
+      let entry = table.get(id)
+      if (!entry) {
+        if ((flag & SYN) === 0 || y.client !== (id % 2 === 0) || table.size >= MAX_LIGHT_STREAMS || !this.routes.some((r) => r.light)) return original(frame)
+        entry = { frames: [], seen: EMPTY, received: 0, unacked: 0 }
+        table.set(id, entry)
+      }
+      const bytes = type === DATA && frame.data ? frame.data.subarray() : undefined
+      const length = type === DATA ? frame.header.length : 0
+      if (entry.sink) return carry(id, entry, entry.sink, flag, bytes, length)
+      // Pending: the opening is not complete yet.
+      entry.frames.push(frame)
+      entry.received += length
+      if (bytes && bytes.length > 0) entry.seen = entry.seen.length === 0 ? bytes : concat(entry.seen, bytes)
+      let matched: Route | undefined
+      let undecided = false
+      for (const route of this.routes) {
+        const n = Math.min(entry.seen.length, route.opening.length)
+        if (!startsWith(entry.seen, route.opening, n)) continue
+        if (n < route.opening.length) undecided = true
+        else {
+          matched = route
+          break
+        }
+      }
+      if (!matched) {
+        if (!undecided || (flag & (FIN | RST)) !== 0) promote(id, entry)
+        return
+      }
+      const peer = matched.light ? remotePeer() : undefined
+      if (!matched.light || !peer) return promote(id, entry)
+      const sink = matched.light(peer)
+      if (!sink) {
+        fastInboundStats.lightRefused++
+        table.delete(id)
+        return send(WINDOW_UPDATE, RST, id, 0)
+      }
+      this.stats.light++
+      fastInboundStats.light++
+      entry.sink = sink
+      entry.frames = []
+      send(DATA, ACK, id, matched.opening.length, matched.opening)
+      const rest = entry.seen.subarray(matched.opening.length)
+      entry.seen = EMPTY
+      const received = entry.received
+      carry(id, entry, sink, flag, rest, received)
+    }
+    fastInboundStats.lightMuxers++
   }
 
   private inbound(evt: CustomEvent<Stream>, libp2p: StreamListener, remotePeer: () => PeerId | undefined): void {
@@ -140,13 +300,7 @@ export class FastInbound {
     }
     const onMessage = (msg: { data: Uint8Array | Uint8ArrayList }): void => {
       const data = msg.data instanceof Uint8Array ? msg.data : msg.data.subarray()
-      if (seen.length === 0) seen = data
-      else {
-        const joined = new Uint8Array(seen.length + data.length)
-        joined.set(seen)
-        joined.set(data, seen.length)
-        seen = joined
-      }
+      seen = seen.length === 0 ? data : concat(seen, data)
       let undecided = false
       for (const route of this.routes) {
         const n = Math.min(seen.length, route.opening.length)
@@ -160,6 +314,61 @@ export class FastInbound {
     stream.addEventListener('message', onMessage)
     stream.addEventListener('remoteCloseWrite', giveUp)
   }
+}
+
+/** Frame types and flags of yamux (its spec; @libp2p/yamux 8.0.3 dist/src/frame.js). */
+const DATA = 0
+const WINDOW_UPDATE = 1
+const SYN = 1
+const ACK = 2
+const FIN = 4
+const RST = 8
+/** The receive window of a yamux stream before any update (the spec's initial window, and go-yamux's). */
+const LIGHT_WINDOW = 256 * 1024
+/** Streams per connection on the light path, pending or open; beyond it new streams take the usual way. */
+export const MAX_LIGHT_STREAMS = 4096
+const EMPTY = new Uint8Array(0)
+
+interface YamuxHeader {
+  type: number
+  flag: number
+  streamID: number
+  length: number
+}
+
+interface YamuxFrame {
+  header: YamuxHeader
+  data?: Uint8ArrayList
+}
+
+/** The part of @libp2p/yamux's muxer (8.0.3, dist/src/muxer.js) that the light path uses. */
+interface YamuxInternals {
+  client: boolean
+  handleFrame(frame: YamuxFrame): void
+  sendFrame(header: YamuxHeader, data?: Uint8Array): void
+  abort(...args: unknown[]): unknown
+  onTransportClosed(...args: unknown[]): unknown
+  close(...args: unknown[]): unknown
+}
+
+/**
+ * A stream on the light path: its frames while its opening is incomplete
+ * (replayed into the muxer if it is not a light route's), the bytes seen so
+ * far, its sink once taken, and the data received since the last window update.
+ */
+interface LightEntry {
+  frames: YamuxFrame[]
+  seen: Uint8Array
+  received: number
+  sink?: LightSink
+  unacked: number
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length)
+  joined.set(a)
+  joined.set(b, a.length)
+  return joined
 }
 
 /** The part of @libp2p/yamux's stream (8.0.3, dist/src/stream.js) that window updates use. */

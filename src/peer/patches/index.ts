@@ -32,7 +32,7 @@ export const libp2pPatches: readonly LibP2pPatch[] = [
     file: 'src/peer/patches/fast-inbound.ts',
     writtenAgainst: { libp2p: '3.3.11', '@libp2p/yamux': '8.0.3', '@libp2p/utils': '7.4.1' },
     stats: fastInboundStats,
-    effects: ['muxers', 'fast', 'lazyWindows'],
+    effects: ['muxers', 'fast', 'lazyWindows', 'lightMuxers', 'light', 'lightPromoted'],
   },
   {
     name: 'batched socket writes',
@@ -85,4 +85,4 @@ export class HostPatches {
   }
 }
 
-export { fastInboundOf, type FastHandler, type FastInbound } from './fast-inbound.js'
+export { fastInboundOf, type FastHandler, type FastInbound, type LightSink } from './fast-inbound.js'
