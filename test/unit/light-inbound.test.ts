@@ -173,10 +173,16 @@ test('another protocol, or a stream that ends before its opening is complete, is
   )
   assert.equal(sent.length, 0)
   assert.equal(sinks.length, 0)
+  // A stream that sends empty frames without ever completing its opening is not held on to.
+  frame(WINDOW_UPDATE, SYN, 6, undefined, 0)
+  for (let i = 0; i < 15; i++) frame(DATA, 0, 6, new Uint8Array(0))
+  assert.equal(seen.length, 20, 'its 16 frames replayed')
+  frame(DATA, 0, 6, new Uint8Array(0))
+  assert.equal(seen.length, 21, 'and the next go to the muxer at once')
   // Our own streams' frames (odd ids here) and session frames are the muxer's.
   frame(DATA, ACK, 3, Uint8Array.of(1))
   frame(2, SYN, 0, undefined, 7)
-  assert.equal(seen.length, 6)
+  assert.equal(seen.length, 23)
 })
 
 test(`at most ${MAX_LIGHT_STREAMS} streams per connection take the light path; the next ones take the usual way`, () => {
@@ -188,7 +194,7 @@ test(`at most ${MAX_LIGHT_STREAMS} streams per connection take the light path; t
 
 test("the connection's end ends every light stream once", () => {
   for (const closer of ['abort', 'onTransportClosed', 'close'] as const) {
-    const { wrapped, sinks, closers, frame } = setup()
+    const { wrapped, sinks, closers, seen, frame } = setup()
     frame(DATA, SYN, 2, opening(PROTOCOL))
     frame(DATA, SYN, 4, opening(PROTOCOL))
     wrapped[closer]()
@@ -199,5 +205,9 @@ test("the connection's end ends every light stream once", () => {
       closer,
     )
     assert.equal(closers[0], closer, 'the muxer still closes')
+    // New streams after that are the closing muxer's to refuse.
+    frame(DATA, SYN, 6, opening(PROTOCOL))
+    assert.equal(sinks.length, 2)
+    assert.equal(seen.length, 1)
   }
 })

@@ -151,7 +151,8 @@ export class FastInbound {
    * a window update once half the window is used (as go-yamux sends them), a
    * reset when the peer overruns the window, and on the remote FIN our FIN.
    * Anything else (another protocol, a stream that ends or resets before its
-   * opening is complete, a peer not known yet, a full table) is replayed into
+   * opening is complete or sends more than MAX_PENDING_FRAMES frames first, a
+   * peer not known yet, a full table) is replayed into
    * the muxer frame by frame and takes the usual way, with its bytes intact.
    *
    * Relies on @libp2p/yamux 8.0.3's muxer (dist/src/muxer.js): `onData` calls
@@ -174,7 +175,9 @@ export class FastInbound {
       }
     }
     const table = new Map<number, LightEntry>()
+    let ending = false
     const endAll = (): void => {
+      ending = true
       const entries = [...table.values()]
       table.clear()
       for (const e of entries) e.sink?.end()
@@ -226,7 +229,7 @@ export class FastInbound {
       if (id === 0 || type > WINDOW_UPDATE) return original(frame)
       let entry = table.get(id)
       if (!entry) {
-        if ((flag & SYN) === 0 || y.client !== (id % 2 === 0) || table.size >= MAX_LIGHT_STREAMS || !this.routes.some((r) => r.light)) return original(frame)
+        if (ending || (flag & SYN) === 0 || y.client !== (id % 2 === 0) || table.size >= MAX_LIGHT_STREAMS || !this.routes.some((r) => r.light)) return original(frame)
         entry = { frames: [], seen: EMPTY, received: 0, unacked: 0 }
         table.set(id, entry)
       }
@@ -249,7 +252,7 @@ export class FastInbound {
         }
       }
       if (!matched) {
-        if (!undecided || (flag & (FIN | RST)) !== 0) promote(id, entry)
+        if (!undecided || (flag & (FIN | RST)) !== 0 || entry.frames.length >= MAX_PENDING_FRAMES) promote(id, entry)
         return
       }
       const peer = matched.light ? remotePeer() : undefined
@@ -327,6 +330,8 @@ const RST = 8
 const LIGHT_WINDOW = 256 * 1024
 /** Streams per connection on the light path, pending or open; beyond it new streams take the usual way. */
 export const MAX_LIGHT_STREAMS = 4096
+/** Frames a stream may send before its opening is complete; a stream that sends more takes the usual way. */
+const MAX_PENDING_FRAMES = 16
 const EMPTY = new Uint8Array(0)
 
 interface YamuxHeader {
