@@ -198,20 +198,22 @@ export class FastInbound {
       table.delete(id)
       entry.sink?.end()
     }
+    const reset = (id: number, entry: LightEntry): void => {
+      send(WINDOW_UPDATE, RST, id, 0)
+      finish(id, entry)
+    }
     /** Data, window and flags of a frame of a light stream that has its sink. */
     const carry = (id: number, entry: LightEntry, sink: LightSink, flag: number, bytes: Uint8Array | undefined, length: number): void => {
       entry.unacked += length
       if (entry.unacked > LIGHT_WINDOW) {
         fastInboundStats.lightOverrun++
-        send(WINDOW_UPDATE, RST, id, 0)
-        return finish(id, entry)
+        return reset(id, entry)
       }
       if (bytes && bytes.length > 0) {
         try {
           sink.data(bytes)
         } catch {
-          send(WINDOW_UPDATE, RST, id, 0)
-          return finish(id, entry)
+          return reset(id, entry)
         }
       }
       if ((flag & RST) !== 0) return finish(id, entry)
@@ -230,7 +232,7 @@ export class FastInbound {
       let entry = table.get(id)
       if (!entry) {
         if (ending || (flag & SYN) === 0 || y.client !== (id % 2 === 0) || table.size >= MAX_LIGHT_STREAMS || !this.routes.some((r) => r.light)) return original(frame)
-        entry = { frames: [], seen: EMPTY, received: 0, unacked: 0 }
+        entry = { frames: [], seen: EMPTY, unacked: 0 }
         table.set(id, entry)
       }
       const bytes = type === DATA && frame.data ? frame.data.subarray() : undefined
@@ -238,23 +240,14 @@ export class FastInbound {
       if (entry.sink) return carry(id, entry, entry.sink, flag, bytes, length)
       // Pending: the opening is not complete yet.
       entry.frames.push(frame)
-      entry.received += length
+      entry.unacked += length
       if (bytes && bytes.length > 0) entry.seen = entry.seen.length === 0 ? bytes : concat(entry.seen, bytes)
-      let matched: Route | undefined
-      let undecided = false
-      for (const route of this.routes) {
-        const n = Math.min(entry.seen.length, route.opening.length)
-        if (!startsWith(entry.seen, route.opening, n)) continue
-        if (n < route.opening.length) undecided = true
-        else {
-          matched = route
-          break
-        }
-      }
-      if (!matched) {
-        if (!undecided || (flag & (FIN | RST)) !== 0 || entry.frames.length >= MAX_PENDING_FRAMES) promote(id, entry)
+      const matched = this.match(entry.seen)
+      if (matched === UNDECIDED) {
+        if ((flag & (FIN | RST)) !== 0 || entry.frames.length >= MAX_PENDING_FRAMES) promote(id, entry)
         return
       }
+      if (!matched) return promote(id, entry)
       const peer = matched.light ? remotePeer() : undefined
       if (!matched.light || !peer) return promote(id, entry)
       const sink = matched.light(peer)
@@ -270,10 +263,25 @@ export class FastInbound {
       send(DATA, ACK, id, matched.opening.length, matched.opening)
       const rest = entry.seen.subarray(matched.opening.length)
       entry.seen = EMPTY
-      const received = entry.received
-      carry(id, entry, sink, flag, rest, received)
+      carry(id, entry, sink, flag, rest, 0) // the pending frames' data is in `unacked` already
     }
     fastInboundStats.lightMuxers++
+  }
+
+  /**
+   * The route whose whole opening the first bytes of a stream start with;
+   * UNDECIDED while they are a prefix of some route's opening; undefined when
+   * no route can match any more.
+   */
+  private match(seen: Uint8Array): Route | typeof UNDECIDED | undefined {
+    let undecided = false
+    for (const route of this.routes) {
+      const n = Math.min(seen.length, route.opening.length)
+      if (!startsWith(seen, route.opening, n)) continue
+      if (n === route.opening.length) return route
+      undecided = true
+    }
+    return undecided ? UNDECIDED : undefined
   }
 
   private inbound(evt: CustomEvent<Stream>, libp2p: StreamListener, remotePeer: () => PeerId | undefined): void {
@@ -304,14 +312,8 @@ export class FastInbound {
     const onMessage = (msg: { data: Uint8Array | Uint8ArrayList }): void => {
       const data = msg.data instanceof Uint8Array ? msg.data : msg.data.subarray()
       seen = seen.length === 0 ? data : concat(seen, data)
-      let undecided = false
-      for (const route of this.routes) {
-        const n = Math.min(seen.length, route.opening.length)
-        if (!startsWith(seen, route.opening, n)) continue
-        if (n === route.opening.length) return finish(route)
-        undecided = true
-      }
-      if (!undecided) finish(undefined)
+      const route = this.match(seen)
+      if (route !== UNDECIDED) finish(route)
     }
     const giveUp = (): void => finish(undefined)
     stream.addEventListener('message', onMessage)
@@ -333,6 +335,8 @@ export const MAX_LIGHT_STREAMS = 4096
 /** Frames a stream may send before its opening is complete; a stream that sends more takes the usual way. */
 const MAX_PENDING_FRAMES = 16
 const EMPTY = new Uint8Array(0)
+/** What `match` returns while a stream's first bytes could still become some route's opening. */
+const UNDECIDED = Symbol('undecided')
 
 interface YamuxHeader {
   type: number
@@ -359,12 +363,12 @@ interface YamuxInternals {
 /**
  * A stream on the light path: its frames while its opening is incomplete
  * (replayed into the muxer if it is not a light route's), the bytes seen so
- * far, its sink once taken, and the data received since the last window update.
+ * far, its sink once taken, and the data received since the last window update
+ * (pending frames included).
  */
 interface LightEntry {
   frames: YamuxFrame[]
   seen: Uint8Array
-  received: number
   sink?: LightSink
   unacked: number
 }
