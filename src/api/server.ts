@@ -1,6 +1,6 @@
 import { chmod, lstat, rm } from 'node:fs/promises'
 import http from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import type { Stats } from 'node:fs'
 import { ExitCode, UserError } from '../errors.js'
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../token/token.js'
@@ -53,6 +53,29 @@ const brief = (text: string, max = 200): string => {
  * (413) as soon as they are announced or pass it, and a failure while
  * answering is a 500 and one line to `log`.
  */
+/** How long a refused request's connection stays half-open for the client to read the answer (Go's rstAvoidanceDelay). */
+const LINGER_MS = 500
+
+/**
+ * Node closes a `connection: close` response's socket as soon as the answer
+ * is written. When the client is still sending the body we refused, closing
+ * with its bytes unread resets the connection, and the client can lose the
+ * answer before it reads it (a unix socket's peer gets EPIPE on its next
+ * write and drops what it had not read). Go's server half-closes instead and
+ * reads on for a moment (net/http, closeWriteAndWait); so does this: the
+ * answer is followed by our FIN, what still arrives is discarded, and the
+ * socket closes when the client closes or after LINGER_MS.
+ */
+function lingerAtClose(req: http.IncomingMessage): void {
+  const socket: Socket & { destroySoon?: () => void } = req.socket
+  socket.destroySoon = () => {
+    req.resume() // the rest of the body is read and dropped
+    socket.end()
+    socket.once('end', () => socket.destroy())
+    setTimeout(() => socket.destroy(), LINGER_MS).unref()
+  }
+}
+
 export async function startApiServer(backend: ApiBackend, listen: string, opts: ApiServerOptions = {}): Promise<ApiServer> {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_MESSAGE_SIZE
   const handle = (req: http.IncomingMessage, res: http.ServerResponse, expectsContinue = false): void => {
@@ -68,7 +91,10 @@ export async function startApiServer(backend: ApiBackend, listen: string, opts: 
       if (res.headersSent) res.destroy()
       else send({ status: 500, headers: { 'content-type': JSON_TYPE }, text: '{"message":"Internal Server Error"}\n' })
     }
-    const tooLarge = (): void => send({ status: 413, headers: { 'content-type': JSON_TYPE, connection: 'close' }, text: TOO_LARGE })
+    const tooLarge = (): void => {
+      lingerAtClose(req)
+      send({ status: 413, headers: { 'content-type': JSON_TYPE, connection: 'close' }, text: TOO_LARGE })
+    }
     try {
       req.on('error', () => {}) // a client that goes away mid-body
       if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooLarge()
@@ -80,7 +106,6 @@ export async function startApiServer(backend: ApiBackend, listen: string, opts: 
         size += c.length
         if (size > maxBody) {
           req.removeAllListeners('data')
-          req.pause()
           return tooLarge()
         }
         if (keep) chunks.push(c)
